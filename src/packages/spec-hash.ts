@@ -1,0 +1,62 @@
+// The spec hash names a set of installed packages: the hash directory, the marker and the pod-template annotation
+// all carry it, so it must change exactly when the installed result could change (DESIGN decision 4) and must
+// stay the same across operator releases (golden values in tests), or every upgrade would reinstall everything.
+import { createHash } from 'node:crypto';
+import { parseRequirement } from './requirement.ts';
+
+/**
+ * Bumped only when the installer's output for the same inputs changes (volume layout, pip invocation), so that
+ * a new installer never trusts a directory an older one produced.
+ */
+export const installerVersion = 1;
+
+export interface PackagesHashInput {
+  /** Canonical requirement lines (see requirement.ts); order does not matter. */
+  readonly requirements: readonly string[];
+  readonly indexUrl?: string | undefined;
+  readonly extraIndexUrls?: readonly string[] | undefined;
+  readonly trustedHosts?: readonly string[] | undefined;
+  /** The app image: it fixes the Python version and ABI the wheels were chosen for. */
+  readonly image: string;
+}
+
+/** 16 hex characters (64 bits) of a SHA-256 over a canonical JSON rendering of what determines the result. */
+export function computePackagesHash(input: PackagesHashInput): string {
+  const canonical = JSON.stringify({
+    installer: installerVersion,
+    image: input.image,
+    requirements: [...input.requirements].sort(),
+    indexUrl: input.indexUrl ?? null,
+    // pip gives every extra index the same priority, so their order does not change what is installed.
+    extraIndexUrls: [...(input.extraIndexUrls ?? [])].sort(),
+    trustedHosts: [...(input.trustedHosts ?? [])].map((h) => h.toLowerCase()).sort(),
+  });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+/** The parts of spec.pythonPackages that reach pip (structurally; the api types satisfy it). */
+export interface PackagesSource {
+  readonly packages: readonly string[];
+  readonly indexUrl?: string | undefined;
+  readonly extraIndexUrls?: readonly string[] | undefined;
+  readonly trustedHosts?: readonly string[] | undefined;
+}
+
+/** Canonical requirement lines of a validated spec; an unparsable one is a programming error here. */
+export function canonicalRequirements(packages: readonly string[]): string[] {
+  return packages.map((line) => {
+    const parsed = parseRequirement(line);
+    if (!parsed.ok) throw new Error(`requirement ${JSON.stringify(line)} was not validated: ${parsed.reason}`);
+    return parsed.requirement.canonical;
+  });
+}
+
+export function packagesHash(source: PackagesSource, image: string): string {
+  return computePackagesHash({
+    requirements: canonicalRequirements(source.packages),
+    indexUrl: source.indexUrl,
+    extraIndexUrls: source.extraIndexUrls,
+    trustedHosts: source.trustedHosts,
+    image,
+  });
+}

@@ -1,0 +1,62 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { packagesHash, type PackagesSource } from '../../src/packages/spec-hash.ts';
+
+const image = 'kasprio/kaspr:0.11.9';
+const source: PackagesSource = {
+  packages: ['requests==2.31.0', 'numpy~=1.26.0', 'pydantic[email]>=2,<3'],
+  indexUrl: 'https://pypi.example.com/simple',
+  extraIndexUrls: ['https://a.example.com/simple', 'https://b.example.com/simple'],
+  trustedHosts: ['a.example.com'],
+};
+
+describe('packages spec hash', () => {
+  // Golden values: a change here means every installed cache in every cluster is reinstalled after an upgrade.
+  test('is stable across releases', () => {
+    assert.equal(packagesHash({ packages: ['requests'] }, image), 'af499e9909c65996');
+    assert.equal(packagesHash(source, image), 'abf6e83997267329');
+  });
+
+  test('is short lower-case hex', () => {
+    assert.match(packagesHash(source, image), /^[0-9a-f]{16}$/);
+  });
+
+  test('ignores order and spelling of requirements, and order of extra indexes and trusted hosts', () => {
+    const reordered: PackagesSource = {
+      ...source,
+      packages: ['Pydantic[EMAIL] >= 2, < 3', 'NumPy ~= 1.26.0', 'requests == 2.31.0'],
+      extraIndexUrls: ['https://b.example.com/simple', 'https://a.example.com/simple'],
+      trustedHosts: ['A.example.com'],
+    };
+    assert.equal(packagesHash(reordered, image), packagesHash(source, image));
+  });
+
+  test('ignores what does not change the installed result (retries, timeout, onFailure, resources)', () => {
+    // Those fields are not part of the hash input at all: a spec object carrying them hashes the same.
+    const withPolicy = {
+      ...source,
+      installPolicy: { retries: 9, timeout: 3600, onFailure: 'allow' },
+      resources: { limits: { memory: '4Gi' } },
+      cache: { size: '10Gi' },
+    };
+    assert.equal(packagesHash(withPolicy, image), packagesHash(source, image));
+  });
+
+  test('changes with a requirement, the index URL, an extra index, a trusted host or the image', () => {
+    const base = packagesHash(source, image);
+    const variants: PackagesSource[] = [
+      { ...source, packages: ['requests==2.32.0', 'numpy~=1.26.0', 'pydantic[email]>=2,<3'] },
+      { ...source, packages: ['requests==2.31.0', 'numpy~=1.26.0'] },
+      { ...source, indexUrl: 'https://other.example.com/simple' },
+      { ...source, indexUrl: undefined },
+      { ...source, extraIndexUrls: ['https://a.example.com/simple'] },
+      { ...source, trustedHosts: ['b.example.com'] },
+    ];
+    const hashes = new Set([
+      base,
+      ...variants.map((v) => packagesHash(v, image)),
+      packagesHash(source, 'kasprio/kaspr:0.11.8'),
+    ]);
+    assert.equal(hashes.size, variants.length + 2);
+  });
+});

