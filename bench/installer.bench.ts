@@ -1,0 +1,105 @@
+// What a pod start costs with pythonPackages: the fast path (packages already on the volume) against `sh -c true`,
+// the same path when python3 has to run, and a real install of a small set, cold and with pip's cache warm.
+import { spawnSync } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { preparedResultPath } from '../src/packages/installer-contract.ts';
+import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../src/packages/installer-source.generated.ts';
+import { startWheelIndex } from '../test/support/wheel-index.ts';
+import {
+  createSandbox,
+  installerEnv,
+  PYTHON,
+  randomHash,
+  resultOf,
+  runInstaller,
+  type InstallerSettings,
+  type Sandbox,
+} from '../test/script/installer-harness.ts';
+
+const FAST_PATH_RUNS = 200;
+const PYTHON_PATH_RUNS = 30;
+const INSTALL_RUNS = 5;
+const REQUIREMENTS = ['kaspr-demo-a==1.0', 'kaspr-demo-c==1.0'];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function timeSpawn(command: string, args: readonly string[], env: NodeJS.ProcessEnv): number {
+  const started = process.hrtime.bigint();
+  const run = spawnSync(command, args, { env, stdio: 'ignore' });
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+  if (run.status !== 0) throw new Error(`${command} exited with ${String(run.status)}`);
+  return elapsed;
+}
+
+async function timedInstall(sandbox: Sandbox, settings: InstallerSettings): Promise<number> {
+  const started = process.hrtime.bigint();
+  const exit = await runInstaller(sandbox, settings);
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+  if (resultOf(exit).state !== 'Ready') throw new Error(exit.stdout + exit.stderr);
+  return elapsed;
+}
+
+const ms = (value: number): string => `${value.toFixed(2)} ms`;
+
+const index = await startWheelIndex();
+try {
+  const cold: number[] = [];
+  const warm: number[] = [];
+  for (let run = 0; run < INSTALL_RUNS; run++) {
+    const sandbox = await createSandbox();
+    try {
+      // Trusted, so that pip caches what it fetches from the plain-http test index, as it would from an https one.
+      const settings = { requirements: REQUIREMENTS, indexUrl: index.url, trustedHosts: [index.host] };
+      cold.push(await timedInstall(sandbox, { ...settings, hash: randomHash() }));
+      warm.push(await timedInstall(sandbox, { ...settings, hash: randomHash() }));
+    } finally {
+      await sandbox.cleanup();
+    }
+  }
+
+  const sandbox = await createSandbox();
+  try {
+    const hash = randomHash();
+    const settings = { hash, requirements: REQUIREMENTS, indexUrl: index.url };
+    await timedInstall(sandbox, settings);
+    const env = installerEnv(sandbox, settings, join(sandbox.root, 'termination-log'));
+    const bootstrap = ['-c', INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM];
+    const baselineEnv = { PATH: env.PATH };
+    // Interleaved, so that drift in the machine's load affects both series alike.
+    const fast: number[] = [];
+    const baseline: number[] = [];
+    for (let run = 0; run < FAST_PATH_RUNS; run++) {
+      baseline.push(timeSpawn('/bin/sh', ['-c', 'true'], baselineEnv));
+      fast.push(timeSpawn('/bin/sh', bootstrap, env));
+    }
+    // Without the prepared result the bootstrap cannot answer alone: python3 starts, finds the marker, reuses.
+    await rm(preparedResultPath(sandbox.volume, hash));
+    const viaPython: number[] = [];
+    const pythonBaseline: number[] = [];
+    for (let run = 0; run < PYTHON_PATH_RUNS; run++) {
+      pythonBaseline.push(timeSpawn(PYTHON, ['-c', 'pass'], baselineEnv));
+      viaPython.push(timeSpawn('/bin/sh', bootstrap, env));
+    }
+
+    const rows: [string, string][] = [
+      [`fast path (marker present), ${String(FAST_PATH_RUNS)} runs`, ms(median(fast))],
+      [`sh -c true, ${String(FAST_PATH_RUNS)} runs`, ms(median(baseline))],
+      ['fast path / sh -c true (target <= 1.5x)', `${(median(fast) / median(baseline)).toFixed(2)}x`],
+      [`reuse through python3, ${String(PYTHON_PATH_RUNS)} runs`, ms(median(viaPython))],
+      [`python3 -c pass, ${String(PYTHON_PATH_RUNS)} runs`, ms(median(pythonBaseline))],
+      [`cold install on an empty volume, ${String(INSTALL_RUNS)} runs`, ms(median(cold))],
+      [`install of a new hash, pip cache warm, ${String(INSTALL_RUNS)} runs`, ms(median(warm))],
+    ];
+    console.log(`installer, requirements ${REQUIREMENTS.join(' ')} (3 distributions); medians`);
+    for (const [label, value] of rows) console.log(`  ${label.padEnd(48)} ${value.padStart(10)}`);
+  } finally {
+    await sandbox.cleanup();
+  }
+} finally {
+  await index.close();
+}

@@ -1,0 +1,123 @@
+// Reads the install-packages init container's termination message. With FallbackToLogsOnError the kubelet puts the
+// log tail there when the installer wrote nothing (OOM kill, a crash before the first line, an image without python3),
+// so a message that is not a result is an expected outcome, not an exception.
+import {
+  INSTALL_ERROR_TYPES,
+  RESULT_FORMAT_VERSION,
+  type InstallErrorType,
+  type InstallResult,
+} from './installer-contract.ts';
+
+export type ParsedInstallResult =
+  | { readonly kind: 'result'; readonly result: InstallResult }
+  | {
+      readonly kind: 'unreadable';
+      /** Why the message is not a result, for status and events. */
+      readonly reason: string;
+      /** The message's last non-empty line, shortened: usually the installer's or the shell's last words. */
+      readonly excerpt: string;
+    };
+
+const EXCERPT_CHARS = 300;
+
+export function parseInstallResult(text: string): ParsedInstallResult {
+  const trimmed = text.trim();
+  if (trimmed === '') return unreadable('the termination message is empty', trimmed);
+  let document: unknown;
+  try {
+    document = JSON.parse(trimmed);
+  } catch {
+    return unreadable('the termination message is not an install result (the container log tail?)', trimmed);
+  }
+  if (!isRecord(document)) return unreadable('the termination message is JSON but not an object', trimmed);
+  if (document.formatVersion !== RESULT_FORMAT_VERSION) {
+    return unreadable(`unsupported result format version ${JSON.stringify(document.formatVersion)}`, trimmed);
+  }
+  const problems: string[] = [];
+  const field = <T>(name: string, check: (value: unknown) => value is T): T | undefined => {
+    const value = document[name];
+    if (check(value)) return value;
+    problems.push(name);
+    return undefined;
+  };
+  const state = field('state', (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed');
+  const source = field('source', (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache');
+  const hash = field('hash', isString);
+  const installed = field('installed', isStringArray);
+  const installedTotal = field('installedTotal', isCount);
+  const installedBy = field('installedBy', isString);
+  const installTime = field('installTime', isString);
+  const durationSeconds = field('durationSeconds', isNonNegativeNumber);
+  const pythonVersion = field('pythonVersion', isString);
+  const attempts = field('attempts', isCount);
+  const errorType = field('errorType', (v): v is InstallErrorType | null => v === null || isErrorType(v));
+  const error = field('error', (v): v is string | null => v === null || typeof v === 'string');
+  const warnings = field('warnings', isStringArray);
+  if (
+    state === undefined ||
+    source === undefined ||
+    hash === undefined ||
+    installed === undefined ||
+    installedTotal === undefined ||
+    installedBy === undefined ||
+    installTime === undefined ||
+    durationSeconds === undefined ||
+    pythonVersion === undefined ||
+    attempts === undefined ||
+    errorType === undefined ||
+    error === undefined ||
+    warnings === undefined
+  ) {
+    return unreadable(`the install result has missing or malformed fields: ${problems.join(', ')}`, trimmed);
+  }
+  return {
+    kind: 'result',
+    result: {
+      formatVersion: RESULT_FORMAT_VERSION,
+      state,
+      source,
+      hash,
+      installed,
+      installedTotal,
+      installedBy,
+      installTime,
+      durationSeconds,
+      pythonVersion,
+      attempts,
+      errorType,
+      error,
+      warnings,
+    },
+  };
+}
+
+function unreadable(reason: string, text: string): ParsedInstallResult {
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  const last = (lines.at(-1) ?? '').trim();
+  const excerpt = last.length <= EXCERPT_CHARS ? last : `${last.slice(0, EXCERPT_CHARS - 3)}...`;
+  return { kind: 'unreadable', reason, excerpt };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === 'string';
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every(isString);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function isNonNegativeNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function isErrorType(value: unknown): value is InstallErrorType {
+  return INSTALL_ERROR_TYPES.some((type) => type === value);
+}

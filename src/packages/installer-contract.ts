@@ -1,0 +1,182 @@
+// The one place where the pod builders (which set the init container's env and volume) and the installer program
+// (src/packages/installer/, which reads them) agree. The installer is Python, so it cannot import this file: the script
+// tests check that every name here is the one installer.py and bootstrap.sh use, and that the paths below are where the
+// real installer puts things.
+import { posix } from 'node:path';
+
+/**
+ * Environment of the `install-packages` init container. Every input of the installer arrives here (or in the volume),
+ * never in the command line: the command and args are constant and identical for every app.
+ */
+export const INSTALLER_ENV = {
+  /** Spec hash, `^[0-9a-f]{8,64}$`; names the hash directory, the marker and the prepared result. Required. */
+  hash: 'KASPR_PACKAGES_HASH',
+  /**
+   * The requirement lines, newline-separated, exactly as listed in `spec.pythonPackages.packages`. The installer writes
+   * them to a requirements file itself. Lines starting with `-` (pip options), carrying an option anywhere, containing
+   * `$`, a NUL or a CR, or ending in a line continuation are refused before pip runs. Required.
+   */
+  requirements: 'KASPR_PACKAGES_REQUIREMENTS',
+  /** `spec.pythonPackages.indexUrl`; empty or unset means pip's default (PyPI). The credentials go only here. */
+  indexUrl: 'KASPR_PACKAGES_INDEX_URL',
+  /** `extraIndexUrls`, newline-separated. Never given the credentials. */
+  extraIndexUrls: 'KASPR_PACKAGES_EXTRA_INDEX_URLS',
+  /** `trustedHosts`, newline-separated `host` or `host:port`. */
+  trustedHosts: 'KASPR_PACKAGES_TRUSTED_HOSTS',
+  /**
+   * From the credentials Secret via `secretKeyRef` (with the password, or neither). Spliced URL-encoded into the index
+   * URL inside the installer process only; never in an argv, pip's environment, a log line, a file or the result.
+   * Setting credentials without an index URL is refused (they would go to PyPI).
+   */
+  indexUsername: 'KASPR_PACKAGES_INDEX_USERNAME',
+  /** See `indexUsername`. */
+  indexPassword: 'KASPR_PACKAGES_INDEX_PASSWORD',
+  /** Extra attempts after a failed pip run (0 means one attempt). Permanent failures are not retried. Default 3. */
+  retries: 'KASPR_PACKAGES_RETRIES',
+  /** Limit for one pip run, in seconds; pip's whole process group is killed when it runs out. Default 600. */
+  timeoutSeconds: 'KASPR_PACKAGES_TIMEOUT_SECONDS',
+  /**
+   * Limit for the whole init container run in seconds (waiting for another pod's install included). Default:
+   * `(retries + 1) * timeout` plus the backoff between attempts, so it only binds when set lower.
+   */
+  deadlineSeconds: 'KASPR_PACKAGES_DEADLINE_SECONDS',
+  /** `block` (exit non-zero on failure, the pod waits) or `allow` (exit 0 without packages). Default `block`. */
+  onFailure: 'KASPR_PACKAGES_ON_FAILURE',
+  /** The pod's name (fieldRef `metadata.name`), recorded as `installedBy` and in the lock file. Default: hostname. */
+  podName: 'KASPR_PACKAGES_POD_NAME',
+  /** Mount path of the packages volume in the init container. Default {@link DEFAULT_PACKAGES_MOUNT_PATH}. */
+  dir: 'KASPR_PACKAGES_DIR',
+  /** Where the result document goes; the container's `terminationMessagePath`. Default `/dev/termination-log`. */
+  terminationLog: 'KASPR_PACKAGES_TERMINATION_LOG',
+} as const;
+
+export type InstallerEnvName = (typeof INSTALLER_ENV)[keyof typeof INSTALLER_ENV];
+
+/** What the installer assumes for an unset variable; the builders always set them from the spec's defaults. */
+export const INSTALLER_ENV_DEFAULTS = {
+  retries: 3,
+  timeoutSeconds: 600,
+  onFailure: 'block',
+} as const;
+
+export type OnFailure = 'block' | 'allow';
+
+/** Mount path of the packages volume, in the init container (read-write) and the main container (read-only). */
+export const DEFAULT_PACKAGES_MOUNT_PATH = '/packages';
+
+/** Kubernetes' default `terminationMessagePath`; the installer writes its result there unless told otherwise. */
+export const DEFAULT_TERMINATION_LOG_PATH = '/dev/termination-log';
+
+/** A hash becomes a path component, so the installer refuses anything else. */
+export const PACKAGES_HASH_PATTERN = /^[0-9a-f]{8,64}$/;
+
+// Volume layout. Everything lives on the volume (nothing on the container's root filesystem, which may be read-only),
+// and everything that must appear atomically is built under `.staging/` on the same filesystem and renamed into place.
+
+/** The installed packages of one spec (pip `--target`); the main container's `PYTHONPATH` names it. */
+export function hashDirectory(mountPath: string, hash: string): string {
+  return posix.join(mountPath, 'envs', hash);
+}
+
+/** JSON record of a finished install, written last and atomically: the one thing that means "installed". */
+export function markerPath(mountPath: string, hash: string): string {
+  return posix.join(mountPath, `.installed-${hash}`);
+}
+
+/**
+ * The one-line result a later pod reports (`source: cache`), prepared at install time and written before the marker,
+ * so the bootstrap can hand it to the termination log with shell builtins and without starting python3.
+ */
+export function preparedResultPath(mountPath: string, hash: string): string {
+  return posix.join(mountPath, `.result-${hash}`);
+}
+
+/**
+ * flock(2) target, never deleted; its content names the current holder for the waiters' log lines. One per volume:
+ * installs of different hashes serialize too, which is what makes garbage collection under it safe.
+ */
+export function lockPath(mountPath: string): string {
+  return posix.join(mountPath, '.lock');
+}
+
+/** Work in progress (pip's target and temp dirs, files about to be renamed); emptied by every lock holder. */
+export function stagingRoot(mountPath: string): string {
+  return posix.join(mountPath, '.staging');
+}
+
+/** pip's download and wheel cache, kept so a changed spec reuses what was fetched; pruned to a bounded size. */
+export function pipCacheDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.pip-cache');
+}
+
+/** Hash directories kept besides the current one, for pods of the previous revisions during a rollout or rollback. */
+export const PREVIOUS_HASHES_KEPT = 2;
+
+/** Kubernetes truncates termination messages to 4096 bytes; the installer keeps the whole document below that. */
+export const MAX_RESULT_BYTES = 4096;
+
+export const RESULT_FORMAT_VERSION = 1;
+
+/**
+ * Why an install failed, classified by the installer from pip's output (its debug log included: pip's console says
+ * "from versions: none" for a missing project, a refused connection and a 401 alike). Only `network`, `timeout`,
+ * `hash_mismatch` and `unknown` are retried: the others would fail the same way again.
+ * - `package_not_found`: the index has no distribution of a project (404, "from versions: none").
+ * - `version_conflict`: the project exists but no version satisfies the requirements together (conflicting
+ *   dependencies, a pinned version that does not exist, requires-python).
+ * - `authentication`: the index answered 401 or 403.
+ * - `network`: no answer, a dropped connection, DNS or TLS failure, 5xx.
+ * - `hash_mismatch`: a download did not match the hash the index gave.
+ * - `timeout`: a pip run exceeded the attempt timeout, a read timed out, or the deadline passed (also while waiting
+ *   for another pod's install).
+ * - `disk_full`: ENOSPC or EDQUOT on the volume.
+ * - `invalid_input`: an input the installer refuses before pip runs (bad hash, a pip option or `$` in a
+ *   requirement, a malformed URL or number), or a requirement pip cannot parse.
+ * - `unknown`: anything else (pip missing from the image, the installer stopped by SIGTERM, ...).
+ */
+export const INSTALL_ERROR_TYPES = [
+  'package_not_found',
+  'version_conflict',
+  'authentication',
+  'network',
+  'hash_mismatch',
+  'timeout',
+  'disk_full',
+  'invalid_input',
+  'unknown',
+] as const;
+
+export type InstallErrorType = (typeof INSTALL_ERROR_TYPES)[number];
+
+/**
+ * The document the init container writes to its termination message on every exit, as compact JSON. The operator reads
+ * only this (from pod status) to build `status.pythonPackages`, events and metrics.
+ */
+export interface InstallResult {
+  readonly formatVersion: typeof RESULT_FORMAT_VERSION;
+  readonly state: 'Ready' | 'Failed';
+  /**
+   * `installed`: this pod ran the install (or tried to; `attempts` says how many pip runs). `cache`: it reused an
+   * install found on the volume, and the install fields describe that install. Counting results with
+   * `source: installed` once per (`installedBy`, `installTime`) counts every install exactly once.
+   */
+  readonly source: 'installed' | 'cache';
+  /** The spec hash, or empty when the hash given was invalid. */
+  readonly hash: string;
+  /** `name==version` of every installed distribution, sorted, possibly cut short to fit; see `installedTotal`. */
+  readonly installed: readonly string[];
+  readonly installedTotal: number;
+  /** Pod that ran the install (for `Failed`, the pod that tried). */
+  readonly installedBy: string;
+  /** RFC 3339 UTC time the install finished (or failed). */
+  readonly installTime: string;
+  readonly durationSeconds: number;
+  /** Python version of the interpreter that installed, e.g. `3.11.7`. */
+  readonly pythonVersion: string;
+  /** pip runs made by the install; 0 when it failed before pip ran. */
+  readonly attempts: number;
+  readonly errorType: InstallErrorType | null;
+  /** Short, one line, credentials removed. */
+  readonly error: string | null;
+  readonly warnings: readonly string[];
+}
