@@ -27,4 +27,12 @@ export const defaults = {
   storage: {
     deleteClaim: false,
   },
+  /** Applied to a probe the user asks for; without livenessProbe/readinessProbe the pod has none (as before). */
+  probe: {
+    initialDelaySeconds: 15,
+    periodSeconds: 10,
+    timeoutSeconds: 5,
+    successThreshold: 1,
+    failureThreshold: 3,
+  },
 } as const;

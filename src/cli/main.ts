@@ -3,6 +3,8 @@
 // dispatches, so every command can be tested without spawning a process.
 import { parseArgs } from 'node:util';
 import { crdText } from '../api/crd.ts';
+import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
+import { renderCommand } from './render.ts';
 import { validateCommand, type CommandIo } from './validate.ts';
 
 const usage = `usage: kasprop <command> [options]
@@ -10,9 +12,25 @@ const usage = `usage: kasprop <command> [options]
 commands:
   crd                      print the KasprApp CustomResourceDefinition
   validate -f FILE...      validate KasprApp manifests (multi-document YAML); exit 1 on any error
+  render -f FILE... [-o yaml|json]
+                           print the children the operator would apply, in apply order
 `;
 
-export function main(argv: readonly string[], io: CommandIo): number {
+function fileArgs(command: string, args: readonly string[], io: CommandIo, withOutput = false) {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      file: { type: 'string', short: 'f', multiple: true },
+      ...(withOutput && { output: { type: 'string', short: 'o', default: 'yaml' } }),
+    },
+    strict: true,
+  });
+  const files = values.file ?? [];
+  if (files.length === 0) io.err(`kasprop ${command}: at least one -f FILE is required`);
+  return { files, output: (values as { output?: string }).output };
+}
+
+export function main(argv: readonly string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
   const [command, ...rest] = argv;
   switch (command) {
     case 'crd':
@@ -20,17 +38,16 @@ export function main(argv: readonly string[], io: CommandIo): number {
       io.out(crdText.trimEnd());
       return 0;
     case 'validate': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { file: { type: 'string', short: 'f', multiple: true } },
-        strict: true,
-      });
-      const files = values.file ?? [];
-      if (files.length === 0) {
-        io.err('kasprop validate: at least one -f FILE is required');
+      const { files } = fileArgs(command, rest, io);
+      return files.length === 0 ? 2 : validateCommand(files, io);
+    }
+    case 'render': {
+      const { files, output } = fileArgs(command, rest, io, true);
+      if (output !== 'yaml' && output !== 'json') {
+        io.err(`kasprop render: -o must be yaml or json, not ${JSON.stringify(output)}`);
         return 2;
       }
-      return validateCommand(files, io);
+      return files.length === 0 ? 2 : renderCommand(files, output, operatorSettingsFromEnv(env), io);
     }
     case undefined:
     case 'help':

@@ -1,0 +1,107 @@
+// What spec.pythonPackages adds to an app (seed Tasks 5-7): the shared claim, the volume, the
+// `install-packages` init container that runs the constant installer, and the main container's PYTHONPATH.
+// Inputs reach the installer only as env vars (DESIGN decision 1); the command and args are the same for every app.
+import type { Container, EnvVar, PersistentVolumeClaim, Volume, VolumeMount } from 'kubernetes-types/core/v1.js';
+import { DEFAULT_PACKAGES_MOUNT_PATH, INSTALLER_ENV, hashDirectory } from '../packages/installer-contract.ts';
+import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../packages/installer-source.generated.ts';
+import type { AppModel, PackagesPlan } from './app-model.ts';
+import { componentLabel, pythonPackagesComponent } from './labels.ts';
+import { mergeByKey } from './merge.ts';
+import { childMetadata } from './metadata.ts';
+
+export const installContainerName = 'install-packages';
+export const packagesVolumeName = 'python-packages';
+/** Pod-template annotation: a new hash is a new pod template, so the pods roll. */
+export const packagesHashAnnotation = 'kaspr.io/python-packages-hash';
+
+/**
+ * Where the packages live for this reconcile: the shared claim, or a per-pod emptyDir (cache disabled, or the
+ * claim cannot be provisioned, e.g. no ReadWriteMany storage; each pod then installs for itself).
+ */
+export type PackagesVolumeSource = 'claim' | 'emptyDir';
+
+export const defaultPackagesVolumeSource = (plan: PackagesPlan): PackagesVolumeSource =>
+  plan.cache.enabled ? 'claim' : 'emptyDir';
+
+/** The standalone claim, or null when the app has no packages or the cache is disabled. */
+export function buildPackagesClaim(model: AppModel): PersistentVolumeClaim | null {
+  const plan = model.packages;
+  if (plan === undefined || !plan.cache.enabled) return null;
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolumeClaim',
+    // Owned (and so garbage-collected with the app) only while deleteClaim is true (DESIGN decision 7).
+    metadata: childMetadata(model, model.names.packagesClaim, {
+      extraLabels: { [componentLabel]: pythonPackagesComponent },
+      owned: plan.cache.deleteClaim,
+    }),
+    spec: {
+      accessModes: [plan.cache.accessMode],
+      resources: { requests: { storage: plan.cache.size } },
+      ...(plan.cache.storageClass !== undefined && { storageClassName: plan.cache.storageClass }),
+    },
+  };
+}
+
+export function packagesVolume(model: AppModel, plan: PackagesPlan, source: PackagesVolumeSource): Volume {
+  return source === 'claim'
+    ? { name: packagesVolumeName, persistentVolumeClaim: { claimName: model.names.packagesClaim } }
+    : { name: packagesVolumeName, emptyDir: { sizeLimit: plan.cache.size } };
+}
+
+export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Container {
+  const template = model.app.spec.template?.pythonPackagesInitContainer;
+  return {
+    name: installContainerName,
+    // The app's own image: packages are installed by the Python that will import them.
+    image: model.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['/bin/sh', '-c'],
+    args: [INSTALLER_BOOTSTRAP, installContainerName, INSTALLER_PROGRAM],
+    // The installer's own variables cannot be overridden from the template: they are the operator's contract.
+    env: mergeByKey(installerEnv(plan), (template?.env ?? []) as EnvVar[], (e) => e.name),
+    resources: plan.resources,
+    // The installer writes its JSON result there; if it dies first (OOM, image without python3) the log tail
+    // stands in, so status can still say why.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts: mergeByKey(
+      [{ name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH }],
+      (template?.volumeMounts ?? []) as VolumeMount[],
+      (m) => m.mountPath,
+    ),
+  };
+}
+
+function installerEnv(plan: PackagesPlan): EnvVar[] {
+  const value = (name: string, text: string): EnvVar => ({ name, value: text });
+  const env: EnvVar[] = [
+    value(INSTALLER_ENV.hash, plan.hash),
+    value(INSTALLER_ENV.requirements, plan.requirements.join('\n')),
+  ];
+  if (plan.indexUrl !== undefined) env.push(value(INSTALLER_ENV.indexUrl, plan.indexUrl));
+  if (plan.extraIndexUrls.length > 0) env.push(value(INSTALLER_ENV.extraIndexUrls, plan.extraIndexUrls.join('\n')));
+  if (plan.trustedHosts.length > 0) env.push(value(INSTALLER_ENV.trustedHosts, plan.trustedHosts.join('\n')));
+  if (plan.credentials !== undefined) {
+    const { secretName, usernameKey, passwordKey } = plan.credentials;
+    env.push(
+      { name: INSTALLER_ENV.indexUsername, valueFrom: { secretKeyRef: { name: secretName, key: usernameKey } } },
+      { name: INSTALLER_ENV.indexPassword, valueFrom: { secretKeyRef: { name: secretName, key: passwordKey } } },
+    );
+  }
+  env.push(
+    value(INSTALLER_ENV.retries, String(plan.installPolicy.retries)),
+    value(INSTALLER_ENV.timeoutSeconds, String(plan.installPolicy.timeoutSeconds)),
+    value(INSTALLER_ENV.onFailure, plan.installPolicy.onFailure),
+    { name: INSTALLER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    value(INSTALLER_ENV.dir, DEFAULT_PACKAGES_MOUNT_PATH),
+  );
+  return env;
+}
+
+/** The main container sees the packages read-only, and imports them from the current hash directory. */
+export function mainContainerPackages(plan: PackagesPlan): { env: EnvVar[]; volumeMount: VolumeMount } {
+  return {
+    env: [{ name: 'PYTHONPATH', value: hashDirectory(DEFAULT_PACKAGES_MOUNT_PATH, plan.hash) }],
+    volumeMount: { name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH, readOnly: true },
+  };
+}

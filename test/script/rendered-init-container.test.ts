@@ -1,0 +1,103 @@
+// The init container exactly as `kasprop render` builds it (command, args, env), run as a local process the way a
+// kubelet would run it, against the local wheel index; then the main container's rendered PYTHONPATH imports the
+// packages. Only the volume path and the termination-message path are mapped to temp files (no container runtime).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { Container, EnvVar } from 'kubernetes-types/core/v1.js';
+import { validateKasprApp } from '../../src/api/validation.ts';
+import { resolveApp } from '../../src/model/app-model.ts';
+import { buildChildren } from '../../src/model/children.ts';
+import { defaultOperatorSettings } from '../../src/model/operator-settings.ts';
+import { DEFAULT_PACKAGES_MOUNT_PATH, INSTALLER_ENV } from '../../src/packages/installer-contract.ts';
+import { parseInstallResult } from '../../src/packages/install-result.ts';
+import { startWheelIndex } from '../support/wheel-index.ts';
+import { createSandbox, PYTHON } from './installer-harness.ts';
+
+const run = promisify(execFile);
+
+test('the rendered install-packages container installs, and the rendered PYTHONPATH imports the packages', async (t) => {
+  const index = await startWheelIndex();
+  const sandbox = await createSandbox();
+  t.after(async () => {
+    await index.close();
+    await sandbox.cleanup();
+  });
+  const validated = validateKasprApp({
+    apiVersion: 'kaspr.io/v1alpha1',
+    kind: 'KasprApp',
+    metadata: { name: 'demo', namespace: 'ns' },
+    spec: {
+      bootstrapServers: 'kafka:9092',
+      image: 'local-python',
+      pythonPackages: {
+        packages: ['kaspr-demo-a==2.0', 'kaspr_demo_c'],
+        indexUrl: index.url,
+        trustedHosts: [index.host],
+      },
+    },
+  });
+  assert.ok(validated.ok, JSON.stringify(validated));
+  const statefulSet = buildChildren(resolveApp(validated.app, defaultOperatorSettings)).find(
+    (child) => child.kind === 'StatefulSet',
+  ) as StatefulSet;
+  const podSpec = statefulSet.spec!.template.spec!;
+  const init = podSpec.initContainers!.find((c) => c.name === 'install-packages')!;
+  const main = podSpec.containers[0]!;
+
+  // What the kubelet does for these fields: fieldRef metadata.name is the pod name; the volume is mounted at
+  // /packages (here: the sandbox directory), the termination message file is per container.
+  const mapPath = (value: string): string =>
+    value === DEFAULT_PACKAGES_MOUNT_PATH || value.startsWith(`${DEFAULT_PACKAGES_MOUNT_PATH}/`)
+      ? sandbox.volume + value.slice(DEFAULT_PACKAGES_MOUNT_PATH.length)
+      : value;
+  const resolveEnv = (env: readonly EnvVar[], podName: string): Record<string, string> =>
+    Object.fromEntries(
+      env.map((e) => {
+        if (e.value !== undefined) return [e.name, mapPath(e.value)];
+        assert.equal(e.valueFrom?.fieldRef?.fieldPath, 'metadata.name', `unexpected env source for ${e.name}`);
+        return [e.name, podName];
+      }),
+    );
+  const runInit = async (podName: string, container: Container) => {
+    const terminationLog = join(sandbox.tmp, `${podName}-termination-log`);
+    const [command, ...commandArgs] = [...container.command!, ...container.args!];
+    const { stdout } = await run(command!, commandArgs, {
+      env: {
+        ...resolveEnv(container.env!, podName),
+        [INSTALLER_ENV.terminationLog]: terminationLog,
+        PATH: `${dirname(PYTHON)}:/usr/bin:/bin`,
+        HOME: sandbox.home,
+      },
+      timeout: 120_000,
+    });
+    const parsed = parseInstallResult(readFileSync(terminationLog, 'utf8'));
+    assert.ok(parsed.kind === 'result', stdout);
+    return parsed.result;
+  };
+
+  const first = await runInit('demo-app-0', init);
+  assert.equal(first.state, 'Ready');
+  assert.equal(first.source, 'installed');
+  assert.equal(first.installedBy, 'demo-app-0');
+  assert.deepEqual(first.installed, ['kaspr-demo-a==2.0', 'kaspr-demo-b==2.0', 'kaspr-demo-c==1.0']);
+
+  const second = await runInit('demo-app-1', init);
+  assert.equal(second.source, 'cache');
+  assert.equal(second.installedBy, 'demo-app-0');
+
+  const pythonPath = main.env!.find((e) => e.name === 'PYTHONPATH')!.value!;
+  const imported = await run(
+    PYTHON,
+    [
+      '-c',
+      'import kaspr_demo_a, kaspr_demo_b, kaspr_demo_c; print(kaspr_demo_a.__version__, kaspr_demo_b.__version__)',
+    ],
+    { env: { PYTHONPATH: mapPath(pythonPath), PATH: '/usr/bin:/bin', HOME: sandbox.home } },
+  );
+  assert.equal(imported.stdout.trim(), '2.0 2.0');
+});
