@@ -36,6 +36,12 @@ export interface RequestInfo {
   readonly watch: boolean;
 }
 
+/** A 2xx answer: its status and parsed body. */
+export interface Exchange<T> {
+  readonly status: number;
+  readonly body: T;
+}
+
 export type Query = Record<string, string | number | boolean | undefined>;
 
 export interface RequestOptions {
@@ -118,6 +124,14 @@ export class KubeClient {
   }
 
   async request<T>(options: RequestOptions): Promise<T> {
+    return (await this.exchange<T>(options)).body;
+  }
+
+  /**
+   * Like `request`, but also returns the HTTP status of the 2xx answer: a server-side apply answers 201 when it
+   * created the object and 200 when it patched it, which is the only race-free way to tell the two apart.
+   */
+  async exchange<T>(options: RequestOptions): Promise<Exchange<T>> {
     const { response, started } = await this.#send(options, false);
     const text = await readBody(response);
     this.#observe(options, response.statusCode ?? 0, started, false);
@@ -130,7 +144,7 @@ export class KubeClient {
         `${options.verb} ${options.path}: HTTP ${status}`,
       );
     }
-    return parsed as T;
+    return { status, body: parsed as T };
   }
 
   /**
@@ -186,9 +200,18 @@ export class KubeClient {
     }
   }
 
-  async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<ObjectList<T>> {
+  async list<T extends KubeObject>(
+    type: ResourceType,
+    options: ListOptions = {},
+    signal?: AbortSignal,
+  ): Promise<ObjectList<T>> {
     const { namespace, ...query } = options;
-    return this.request<ObjectList<T>>({ verb: 'GET', path: resourcePath(type, { namespace }), query: { ...query } });
+    return this.request<ObjectList<T>>({
+      verb: 'GET',
+      path: resourcePath(type, { namespace }),
+      query: { ...query },
+      signal,
+    });
   }
 
   async create<T extends KubeObject>(type: ResourceType, object: T, subresourceOf?: ObjectRef): Promise<T> {
