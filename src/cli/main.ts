@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { crdText } from '../api/crd.ts';
 import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
 import { renderCommand } from './render.ts';
+import { runCommand, runUsage } from './run.ts';
 import { validateCommand, type CommandIo } from './validate.ts';
 
 const usage = `usage: kasprop <command> [options]
@@ -14,6 +15,7 @@ commands:
   validate -f FILE...      validate KasprApp manifests (multi-document YAML); exit 1 on any error
   render -f FILE... [-o yaml|json]
                            print the children the operator would apply, in apply order
+  run [options]            run the operator (kasprop run --help for its options)
 `;
 
 function fileArgs(command: string, args: readonly string[], io: CommandIo, withOutput = false) {
@@ -30,7 +32,11 @@ function fileArgs(command: string, args: readonly string[], io: CommandIo, withO
   return { files, output: (values as { output?: string }).output };
 }
 
-export function main(argv: readonly string[], io: CommandIo, env: NodeJS.ProcessEnv = process.env): number {
+export async function main(
+  argv: readonly string[],
+  io: CommandIo,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'crd':
@@ -49,6 +55,12 @@ export function main(argv: readonly string[], io: CommandIo, env: NodeJS.Process
       }
       return files.length === 0 ? 2 : renderCommand(files, output, operatorSettingsFromEnv(env), io);
     }
+    case 'run':
+      if (rest.includes('--help') || rest.includes('-h')) {
+        io.out(runUsage.trimEnd());
+        return 0;
+      }
+      return runCommand(rest, io, env);
     case undefined:
     case 'help':
     case '--help':
@@ -67,7 +79,7 @@ if (import.meta.main) {
     err: (line) => process.stderr.write(`${line}\n`),
   };
   try {
-    process.exitCode = main(process.argv.slice(2), io);
+    process.exitCode = await main(process.argv.slice(2), io);
   } catch (error) {
     io.err(`kasprop: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 2;

@@ -2,7 +2,12 @@
 // `install-packages` init container that runs the constant installer, and the main container's PYTHONPATH.
 // Inputs reach the installer only as env vars (DESIGN decision 1); the command and args are the same for every app.
 import type { Container, EnvVar, PersistentVolumeClaim, Volume, VolumeMount } from 'kubernetes-types/core/v1.js';
-import { DEFAULT_PACKAGES_MOUNT_PATH, INSTALLER_ENV, hashDirectory } from '../packages/installer-contract.ts';
+import {
+  DEFAULT_PACKAGES_MOUNT_PATH,
+  DEFAULT_TERMINATION_LOG_PATH,
+  INSTALLER_ENV,
+  hashDirectory,
+} from '../packages/installer-contract.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../packages/installer-source.generated.ts';
 import type { AppModel, PackagesPlan } from './app-model.ts';
 import { componentLabel, pythonPackagesComponent } from './labels.ts';
@@ -63,6 +68,7 @@ export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Cont
     resources: plan.resources,
     // The installer writes its JSON result there; if it dies first (OOM, image without python3) the log tail
     // stands in, so status can still say why.
+    terminationMessagePath: DEFAULT_TERMINATION_LOG_PATH,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: mergeByKey(
       [{ name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH }],
@@ -94,6 +100,8 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
     value(INSTALLER_ENV.onFailure, plan.installPolicy.onFailure),
     { name: INSTALLER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     value(INSTALLER_ENV.dir, DEFAULT_PACKAGES_MOUNT_PATH),
+    // Said explicitly, with terminationMessagePath below, so that the two cannot drift apart.
+    value(INSTALLER_ENV.terminationLog, DEFAULT_TERMINATION_LOG_PATH),
   );
   return env;
 }

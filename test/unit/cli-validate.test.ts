@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { crdText } from '../../src/api/crd.ts';
 
-function run(args: string[]): { code: number; out: string[]; err: string[] } {
+async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out, err };
 }
 
@@ -17,13 +17,13 @@ describe('kasprop CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'kasprop-cli-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('crd prints the CRD file', () => {
-    const { code, out } = run(['crd']);
+  test('crd prints the CRD file', async () => {
+    const { code, out } = await run(['crd']);
     assert.equal(code, 0);
     assert.equal(out.join('\n'), crdText.trimEnd());
   });
 
-  test('validate: exit 0 for valid files, file:doc:path: reason per error and exit 1 otherwise', () => {
+  test('validate: exit 0 for valid files, file:doc:path: reason per error and exit 1 otherwise', async () => {
     const file = join(dir, 'apps.yaml');
     writeFileSync(
       file,
@@ -33,7 +33,7 @@ describe('kasprop CLI', () => {
         'apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: bad}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages:\n    packages: ["requests; touch /tmp/x"]\n    installPolicy: {onFailure: warn}',
       ].join('\n---\n'),
     );
-    const { code, out, err } = run(['validate', '-f', file]);
+    const { code, out, err } = await run(['validate', '-f', file]);
     assert.equal(code, 1);
     assert.deepEqual(out, [
       `${file}:3:spec.pythonPackages.installPolicy.onFailure: must be one of: block, allow`,
@@ -46,21 +46,21 @@ describe('kasprop CLI', () => {
       good,
       'apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: good}\nspec: {bootstrapServers: "k:9092"}\n',
     );
-    assert.equal(run(['validate', '-f', good]).code, 0);
+    assert.equal((await run(['validate', '-f', good])).code, 0);
   });
 
-  test('validate: YAML errors and missing files are errors too', () => {
+  test('validate: YAML errors and missing files are errors too', async () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'apiVersion: [unclosed\n');
-    const broken = run(['validate', '-f', file, '-f', join(dir, 'missing.yaml')]);
+    const broken = await run(['validate', '-f', file, '-f', join(dir, 'missing.yaml')]);
     assert.equal(broken.code, 1);
     assert.equal(broken.out.length, 2);
     assert.match(broken.out[0]!, /broken\.yaml:1: YAML: /);
     assert.match(broken.out[1]!, /missing\.yaml:-: cannot read: /);
   });
 
-  test('usage errors exit 2', () => {
-    assert.equal(run(['validate']).code, 2);
-    assert.equal(run(['frobnicate']).code, 2);
+  test('usage errors exit 2', async () => {
+    assert.equal((await run(['validate'])).code, 2);
+    assert.equal((await run(['frobnicate'])).code, 2);
   });
 });

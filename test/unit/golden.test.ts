@@ -7,10 +7,10 @@ import { parseAllDocuments } from 'yaml';
 import { main } from '../../src/cli/main.ts';
 import { exampleFiles, goldenPathFor, renderGolden } from '../../scripts/gen-golden.ts';
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): { code: number; out: string; err: string[] } {
+async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(args, { out: (l) => out.push(l), err: (l) => err.push(l) }, env);
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) }, env);
   return { code, out: out.join('\n'), err };
 }
 
@@ -41,24 +41,24 @@ describe('examples', () => {
       );
     });
 
-    test(`kasprop render -f ${name} exits 0 and prints the children, in YAML and JSON`, () => {
-      const yaml = run(['render', '-f', example]);
+    test(`kasprop render -f ${name} exits 0 and prints the children, in YAML and JSON`, async () => {
+      const yaml = await run(['render', '-f', example]);
       assert.equal(yaml.code, 0, yaml.err.join('\n'));
       const docs = parseAllDocuments(yaml.out).map((d) => d.toJS() as { kind: string });
       assert.ok(docs.length >= 6);
-      const json = run(['render', '-f', example, '-o', 'json']);
+      const json = await run(['render', '-f', example, '-o', 'json']);
       assert.equal(json.code, 0);
       assert.deepEqual((JSON.parse(json.out) as { items: unknown[] }).items, docs);
     });
   }
 
-  test('kasprop render on an invalid file exits 1 with the errors and nothing on stdout', () => {
+  test('kasprop render on an invalid file exits 1 with the errors and nothing on stdout', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'kasprop-render-')), 'bad.yaml');
     writeFileSync(
       file,
       'apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: bad}\nspec:\n  bootstrapServers: k:9092\n  pythonPackages: {packages: ["$(id)"]}\n',
     );
-    const result = run(['render', '-f', file]);
+    const result = await run(['render', '-f', file]);
     assert.equal(result.code, 1);
     assert.equal(result.out, '');
     assert.deepEqual(result.err, [
@@ -66,9 +66,9 @@ describe('examples', () => {
     ]);
   });
 
-  test('kasprop render with PYTHON_PACKAGES_ENABLED=false warns and renders without packages', () => {
+  test('kasprop render with PYTHON_PACKAGES_ENABLED=false warns and renders without packages', async () => {
     const example = examples.find((e) => e.endsWith('python-packages/basic.yaml'))!;
-    const result = run(['render', '-f', example], { PYTHON_PACKAGES_ENABLED: 'false' });
+    const result = await run(['render', '-f', example], { PYTHON_PACKAGES_ENABLED: 'false' });
     assert.equal(result.code, 0);
     assert.ok(!result.out.includes('install-packages'));
     assert.deepEqual(result.err, [

@@ -275,6 +275,7 @@ describe('children with pythonPackages', () => {
     assert.deepEqual(init.command, ['/bin/sh', '-c']);
     assert.deepEqual(init.args, [INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM]);
     assert.equal(init.terminationMessagePolicy, 'FallbackToLogsOnError');
+    assert.equal(init.terminationMessagePath, '/dev/termination-log');
     assert.deepEqual(init.volumeMounts, [{ name: 'python-packages', mountPath: '/packages' }]);
     assert.deepEqual(init.resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } });
     assert.deepEqual(init.env, [
@@ -290,6 +291,7 @@ describe('children with pythonPackages', () => {
       { name: INSTALLER_ENV.onFailure, value: 'allow' },
       { name: INSTALLER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: INSTALLER_ENV.dir, value: '/packages' },
+      { name: INSTALLER_ENV.terminationLog, value: '/dev/termination-log' },
     ]);
     // No user string anywhere in the command line.
     assert.ok(!JSON.stringify([init.command, init.args]).includes('requests'));

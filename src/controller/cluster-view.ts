@@ -1,0 +1,162 @@
+// What the operator sees of the cluster: one informer per type it reads, each cache indexed by the app an object
+// belongs to. Reconciles read only from here (never LIST or GET on the hot path), and every change of a watched
+// object is turned into the key of the KasprApp it belongs to.
+import type { Event, Pod } from 'kubernetes-types/core/v1.js';
+import { KasprAppResource, kasprAppKind, type KasprApp } from '../api/types.ts';
+import { managedBy } from '../model/labels.ts';
+import type { KubeClient, KubeObject } from '../runtime/kube/client.ts';
+import { ResourceTypes, type ResourceType } from '../runtime/kube/resources.ts';
+import { dropManagedFields, Informer, objectKey } from '../runtime/informer.ts';
+import type { Logger } from '../runtime/logger.ts';
+
+/** The child types, in the order the reconcile steps use them. */
+export const childTypes: readonly ResourceType[] = [
+  ResourceTypes.ServiceAccount,
+  ResourceTypes.ConfigMap,
+  ResourceTypes.Service,
+  ResourceTypes.PersistentVolumeClaim,
+  ResourceTypes.StatefulSet,
+  ResourceTypes.HorizontalPodAutoscaler,
+];
+
+const appLabel = 'kaspr.io/app';
+const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`;
+const byApp = 'app';
+
+/** `namespace/app` from an object's labels, the queue key of its KasprApp. */
+function appKeyOf(object: KubeObject): string[] {
+  const app = object.metadata?.labels?.[appLabel];
+  return app === undefined ? [] : [`${object.metadata?.namespace ?? ''}/${app}`];
+}
+
+/**
+ * Pods are the largest objects the operator caches (their spec repeats the installer program), and status needs
+ * only their identity, annotations and init container statuses: keep just that.
+ */
+function slimPod(pod: Pod): Pod {
+  const meta = pod.metadata ?? {};
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      labels: meta.labels,
+      annotations: meta.annotations,
+      resourceVersion: meta.resourceVersion,
+    },
+    ...(pod.status && { status: { phase: pod.status.phase, initContainerStatuses: pod.status.initContainerStatuses } }),
+  };
+}
+
+export interface ClusterViewOptions {
+  readonly client: KubeClient;
+  /** Namespaces to watch; undefined or empty means all. */
+  readonly namespaces?: readonly string[] | undefined;
+  readonly resyncPeriodMs?: number;
+  readonly logger: Logger;
+}
+
+export class ClusterView {
+  readonly apps: Informer<KasprApp>;
+  readonly #children = new Map<ResourceType, Informer<KubeObject>>();
+  readonly pods: Informer<Pod>;
+  readonly claimEvents: Informer<Event>;
+
+  constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
+    const common = { client, namespaces, logger };
+    this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
+    for (const type of childTypes) {
+      this.#children.set(
+        type,
+        new Informer<KubeObject>({ ...common, type, labelSelector: managedSelector, indexers: { [byApp]: appKeyOf } }),
+      );
+    }
+    this.pods = new Informer<Pod>({
+      ...common,
+      type: ResourceTypes.Pod,
+      labelSelector: `${managedSelector},kaspr.io/kind=${kasprAppKind}`,
+      transform: slimPod,
+      indexers: { [byApp]: appKeyOf },
+    });
+    // An external provisioner reports a claim it cannot provision only through events.
+    this.claimEvents = new Informer<Event>({
+      ...common,
+      type: ResourceTypes.CoreEvent,
+      fieldSelector: 'involvedObject.kind=PersistentVolumeClaim,reason=ProvisioningFailed',
+      transform: dropManagedFields,
+      indexers: { claim: (e) => [`${e.involvedObject.namespace ?? ''}/${e.involvedObject.name ?? ''}`] },
+    });
+  }
+
+  get informers(): Informer<KubeObject>[] {
+    return [this.apps, ...this.#children.values(), this.pods, this.claimEvents] as Informer<KubeObject>[];
+  }
+
+  /** Calls `enqueue` with the app key of every change that may matter to a KasprApp. */
+  onChange(enqueue: (key: string) => void): void {
+    this.apps.addHandlers({
+      onAdd: (app) => enqueue(objectKey(app)),
+      // Our own status writes come back as updates; only a new generation or metadata change needs a reconcile.
+      onUpdate: (before, after) => {
+        if (specOrMetadataChanged(before, after)) enqueue(objectKey(after));
+      },
+      onDelete: (app) => enqueue(objectKey(app)),
+      onResync: (app) => enqueue(objectKey(app)),
+    });
+    const byLabel = {
+      onAdd: (o: KubeObject) => appKeyOf(o).forEach(enqueue),
+      onUpdate: (_: KubeObject, o: KubeObject) => appKeyOf(o).forEach(enqueue),
+      onDelete: (o: KubeObject) => appKeyOf(o).forEach(enqueue),
+    };
+    for (const informer of this.#children.values()) informer.addHandlers(byLabel);
+    this.pods.addHandlers(byLabel);
+    const claimOwner = (event: Event): void => {
+      const { namespace, name } = event.involvedObject;
+      if (namespace === undefined || name === undefined) return;
+      const claim = this.child(ResourceTypes.PersistentVolumeClaim, namespace, name);
+      if (claim) appKeyOf(claim).forEach(enqueue);
+    };
+    this.claimEvents.addHandlers({ onAdd: claimOwner, onUpdate: (_, e) => claimOwner(e) });
+  }
+
+  start(): void {
+    for (const informer of this.informers) informer.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.informers.map((i) => i.stop()));
+  }
+
+  synced(): boolean {
+    return this.informers.every((i) => i.hasSynced());
+  }
+
+  async waitForSync(signal?: AbortSignal): Promise<boolean> {
+    const results = await Promise.all(this.informers.map((i) => i.waitForSync(signal)));
+    return results.every(Boolean);
+  }
+
+  child(type: ResourceType, namespace: string, name: string): KubeObject | undefined {
+    return this.#children.get(type)?.get(namespace, name);
+  }
+
+  podsOf(appKey: string): Pod[] {
+    return this.pods.byIndex(byApp, appKey);
+  }
+
+  eventsOfClaim(namespace: string, name: string): Event[] {
+    return this.claimEvents.byIndex('claim', `${namespace}/${name}`);
+  }
+}
+
+function specOrMetadataChanged(before: KasprApp, after: KasprApp): boolean {
+  const a = before.metadata;
+  const b = after.metadata;
+  return (
+    a.generation !== b.generation ||
+    a.deletionTimestamp !== b.deletionTimestamp ||
+    a.uid !== b.uid ||
+    JSON.stringify(a.labels) !== JSON.stringify(b.labels) ||
+    JSON.stringify(a.annotations) !== JSON.stringify(b.annotations)
+  );
+}

@@ -1,0 +1,75 @@
+// What one pod says about the install of its spec hash, read from pod status only (DESIGN decision 5: no exec,
+// no Secret access). The installer's termination message is the primary source; the kubelet's own reasons cover
+// what the installer cannot report (a missing Secret, an image that cannot be pulled, an OOM kill).
+import type { ContainerStateTerminated, Pod } from 'kubernetes-types/core/v1.js';
+import type { InstallResult } from '../packages/installer-contract.ts';
+import { parseInstallResult } from '../packages/install-result.ts';
+import { installContainerName, packagesHashAnnotation } from '../model/python-packages.ts';
+
+export type InstallObservation =
+  | { readonly kind: 'result'; readonly pod: string; readonly result: InstallResult }
+  | {
+      readonly kind: 'failed';
+      readonly pod: string;
+      readonly errorType: string;
+      readonly error: string;
+      /** Identifies this failure across observations, so it is counted once. */
+      readonly occurrence: string;
+    }
+  | { readonly kind: 'installing'; readonly pod: string };
+
+const imageReasons = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+
+/** The pod's observation for `hash`, or undefined when the pod belongs to another spec (an old revision). */
+export function observeInstall(pod: Pod, hash: string): InstallObservation | undefined {
+  if (pod.metadata?.annotations?.[packagesHashAnnotation] !== hash) return undefined;
+  const name = pod.metadata.name ?? '';
+  const status = pod.status?.initContainerStatuses?.find((s) => s.name === installContainerName);
+  if (status === undefined) return { kind: 'installing', pod: name };
+
+  const terminated = status.state?.terminated;
+  const uid = pod.metadata.uid ?? name;
+  if (terminated) return fromTermination(name, uid, terminated);
+
+  const waiting = status.state?.waiting;
+  if (waiting?.reason === 'CreateContainerConfigError') {
+    // e.g. `secret "pypi-credentials" not found`: the installer never ran, so only the kubelet can tell.
+    return waitingFailure(name, uid, 'configuration', waiting.message ?? waiting.reason);
+  }
+  if (waiting?.reason !== undefined && imageReasons.has(waiting.reason)) {
+    return waitingFailure(name, uid, 'image_pull', waiting.message ?? waiting.reason);
+  }
+  const last = status.lastState?.terminated;
+  if (waiting?.reason === 'CrashLoopBackOff' && last) return fromTermination(name, uid, last);
+  return { kind: 'installing', pod: name };
+}
+
+const waitingFailure = (pod: string, uid: string, errorType: string, error: string): InstallObservation => ({
+  kind: 'failed',
+  pod,
+  errorType,
+  error,
+  occurrence: `${uid}/${errorType}`,
+});
+
+function fromTermination(pod: string, uid: string, terminated: ContainerStateTerminated): InstallObservation {
+  const { exitCode, reason } = terminated;
+  const parsed = parseInstallResult(terminated.message ?? '');
+  if (parsed.kind === 'result') return { kind: 'result', pod, result: parsed.result };
+  const occurrence = `${uid}/${terminated.finishedAt ?? terminated.startedAt ?? ''}`;
+  if (exitCode === 0) {
+    // Success without a readable result cannot come from our installer; say so rather than guess.
+    const error = `install-packages exited 0 without a result: ${parsed.reason}`;
+    return { kind: 'failed', pod, errorType: 'unknown', error, occurrence };
+  }
+  const oom = reason === 'OOMKilled';
+  const excerpt = parsed.excerpt !== '' ? `: ${parsed.excerpt}` : '';
+  const what = oom ? 'was killed for exceeding its memory limit' : `exited ${exitCode}`;
+  return {
+    kind: 'failed',
+    pod,
+    errorType: oom ? 'out_of_memory' : 'unknown',
+    error: `install-packages ${what}${excerpt}`,
+    occurrence,
+  };
+}

@@ -1,0 +1,137 @@
+// Wires the KasprApp controller onto the runtime: informers run from the start (a warm standby takes over with
+// full caches), workers run only while this instance leads, and /readyz reports ready once the caches are synced.
+import type { Registry } from 'prom-client';
+import type { OperatorSettings } from '../model/operator-settings.ts';
+import { Applier } from '../runtime/applier.ts';
+import { startHttpServer, type RuntimeHttpServer } from '../runtime/http-server.ts';
+import type { KubeClient } from '../runtime/kube/client.ts';
+import { LeaderElector } from '../runtime/leader-election.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { RuntimeMetrics } from '../runtime/metrics.ts';
+import { runWorkers, WorkQueue } from '../runtime/workqueue.ts';
+import { ClusterView } from './cluster-view.ts';
+import { EventRecorder } from './event-recorder.ts';
+import { InstallLedger } from './install-ledger.ts';
+import { PackageMetrics } from './package-metrics.ts';
+import { KasprAppReconciler } from './reconciler.ts';
+
+export const controllerName = 'kasprapp';
+
+export interface LeaderElectionSettings {
+  readonly namespace: string;
+  readonly name: string;
+  readonly identity: string;
+  readonly leaseDurationMs?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+}
+
+export interface OperatorOptions {
+  readonly client: KubeClient;
+  readonly registry: Registry;
+  readonly runtimeMetrics: RuntimeMetrics;
+  readonly logger: Logger;
+  readonly settings: OperatorSettings;
+  /** Namespaces to watch; undefined or empty means all. */
+  readonly namespaces?: readonly string[] | undefined;
+  readonly workers: number;
+  /** Undefined: this instance is the only one and reconciles at once. */
+  readonly leaderElection?: LeaderElectionSettings | undefined;
+  readonly http?: { readonly port: number; readonly host?: string } | undefined;
+  /** How often every KasprApp is reconciled even without a change; default 10 minutes. */
+  readonly resyncPeriodMs?: number;
+}
+
+export interface RunningOperator {
+  readonly http: RuntimeHttpServer | undefined;
+  /** Resolves when the operator has stopped: `shutdown` (asked to) or `lost-lease` (must exit, as kube-controller-manager does). */
+  readonly done: Promise<'shutdown' | 'lost-lease'>;
+}
+
+export async function startOperator(options: OperatorOptions, shutdown: AbortSignal): Promise<RunningOperator> {
+  const { client, registry, runtimeMetrics, logger } = options;
+  const packageMetrics = new PackageMetrics(registry);
+  const view = new ClusterView({
+    client,
+    namespaces: options.namespaces,
+    resyncPeriodMs: options.resyncPeriodMs ?? 10 * 60_000,
+    logger,
+  });
+  let queue: WorkQueue | undefined;
+  view.onChange((key) => queue?.add(key));
+  for (const informer of view.informers) runtimeMetrics.watchInformer(informer);
+  view.start();
+
+  const http =
+    options.http &&
+    (await startHttpServer({
+      ...options.http,
+      registry,
+      logger,
+      healthChecks: { informers: () => view.informers.every((i) => i.stats().running) || 'an informer stopped' },
+      readinessChecks: { caches: () => view.synced() || 'caches are not synced yet' },
+    }));
+
+  const identity = options.leaderElection?.identity ?? 'kasprop';
+  const events = new EventRecorder(client, identity, logger);
+  const applier = new Applier(client);
+
+  const lead = async (signal: AbortSignal): Promise<void> => {
+    if (!(await view.waitForSync(signal))) return;
+    const reconciler = new KasprAppReconciler({
+      view,
+      applier,
+      events,
+      metrics: packageMetrics,
+      ledger: new InstallLedger(new Date().toISOString()),
+      settings: options.settings,
+      logger,
+    });
+    queue = new WorkQueue({ metrics: runtimeMetrics.workQueue(controllerName) });
+    for (const app of view.apps.list()) queue.add(`${app.metadata.namespace ?? ''}/${app.metadata.name}`);
+    logger.info('reconciling', { apps: view.apps.list().length, workers: options.workers });
+    const observe = runtimeMetrics.reconcileObserver(controllerName);
+    try {
+      await runWorkers(queue, options.workers, (key, s) => reconciler.reconcile(key, s), signal, {
+        onResult: (outcome) => {
+          observe(outcome);
+          if (outcome.result === 'error') {
+            logger.warn('reconcile failed; retrying with backoff', { app: outcome.key, error: String(outcome.error) });
+          }
+        },
+      });
+    } finally {
+      queue = undefined;
+    }
+  };
+
+  const stopped = async (reason: 'shutdown' | 'lost-lease'): Promise<'shutdown' | 'lost-lease'> => {
+    await view.stop();
+    await http?.close();
+    return reason;
+  };
+
+  let done: Promise<'shutdown' | 'lost-lease'>;
+  if (options.leaderElection === undefined) {
+    done = lead(shutdown).then(() => stopped('shutdown'));
+  } else {
+    let lost = false;
+    const elector = new LeaderElector({
+      client,
+      ...options.leaderElection,
+      logger,
+      onStartedLeading: async (signal) => {
+        logger.info('leading', { identity });
+        await lead(signal);
+      },
+      onStoppedLeading: () => {
+        lost = !shutdown.aborted;
+        logger.info(lost ? 'lost the lease; stopping' : 'released the lease', { identity });
+      },
+      onNewLeader: (leader) => logger.info('leader', { leader }),
+    });
+    runtimeMetrics.watchLeader(elector);
+    done = elector.run(shutdown).then(() => stopped(lost ? 'lost-lease' : 'shutdown'));
+  }
+  return { http, done };
+}

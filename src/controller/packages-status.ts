@@ -1,0 +1,107 @@
+// status.pythonPackages for the current spec hash, from what the pods report. Pure: the same pods and previous
+// status always give the same status, so a resync that finds nothing new writes nothing.
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { PythonPackagesStatus } from '../api/types.ts';
+import type { InstallResult } from '../packages/installer-contract.ts';
+import { observeInstall, type InstallObservation } from './install-observation.ts';
+
+/** `shared`: one claim for all pods; `emptyDir`: each pod installs into its own volume. */
+export type CacheMode = 'shared' | 'emptyDir';
+
+export interface PackagesStatusInput {
+  readonly hash: string;
+  readonly cacheMode: CacheMode;
+  readonly pods: readonly Pod[];
+  readonly previous?: PythonPackagesStatus | undefined;
+  /** Warnings from the operator itself (e.g. why the cache fell back to emptyDir). */
+  readonly warnings: readonly string[];
+}
+
+export function packagesStatus(input: PackagesStatusInput): PythonPackagesStatus {
+  const observations = input.pods
+    .map((pod) => observeInstall(pod, input.hash))
+    .filter((o): o is InstallObservation => o !== undefined);
+  const ready = observations.filter(
+    (o): o is Extract<InstallObservation, { kind: 'result' }> => o.kind === 'result' && o.result.state === 'Ready',
+  );
+  const failures = observations.flatMap(failureOf);
+  const base = { hash: input.hash, cacheMode: input.cacheMode };
+
+  // On a shared cache one Ready result means the packages are on the volume for every pod, and they stay there
+  // while pods come and go; per-pod volumes are ready only when every pod of the spec says so.
+  const previousReady =
+    input.previous?.hash === input.hash && input.previous.state === 'Ready' ? input.previous : undefined;
+  const isReady =
+    input.cacheMode === 'shared'
+      ? ready.length > 0 || (previousReady !== undefined && failures.length === 0)
+      : observations.length > 0 && ready.length === observations.length;
+
+  if (isReady) {
+    const install = newestInstall(ready.map((o) => o.result));
+    if (install === undefined && previousReady !== undefined) {
+      return { ...previousReady, ...base, warnings: [...input.warnings] };
+    }
+    return install === undefined ? installing(base, input.warnings) : readyStatus(base, install, input.warnings);
+  }
+  const failure = failures[0];
+  if (failure !== undefined)
+    return { ...base, state: 'Failed', installed: [], ...failure, warnings: [...input.warnings] };
+  return installing(base, input.warnings);
+}
+
+type FailureFields = Pick<
+  PythonPackagesStatus,
+  'errorType' | 'error' | 'installedBy' | 'lastInstallTime' | 'installDuration'
+>;
+
+function failureOf(observation: InstallObservation): FailureFields[] {
+  if (observation.kind === 'failed') {
+    return [{ errorType: observation.errorType, error: observation.error, installedBy: observation.pod }];
+  }
+  if (observation.kind === 'result' && observation.result.state === 'Failed') {
+    const { result } = observation;
+    return [
+      {
+        errorType: result.errorType ?? 'unknown',
+        error: result.error ?? 'the install failed',
+        installedBy: result.installedBy,
+        lastInstallTime: result.installTime,
+        installDuration: formatDuration(result.durationSeconds),
+      },
+    ];
+  }
+  return [];
+}
+
+function installing(base: { hash: string; cacheMode: CacheMode }, warnings: readonly string[]): PythonPackagesStatus {
+  return { ...base, state: 'Installing', installed: [], warnings: [...warnings] };
+}
+
+function readyStatus(
+  base: { hash: string; cacheMode: CacheMode },
+  result: InstallResult,
+  warnings: readonly string[],
+): PythonPackagesStatus {
+  const truncated =
+    result.installed.length < result.installedTotal
+      ? [
+          `installed lists ${result.installed.length} of ${result.installedTotal} distributions (the result must fit in 4 KiB)`,
+        ]
+      : [];
+  return {
+    ...base,
+    state: 'Ready',
+    installed: [...result.installed],
+    lastInstallTime: result.installTime,
+    installDuration: formatDuration(result.durationSeconds),
+    installedBy: result.installedBy,
+    warnings: [...warnings, ...result.warnings, ...truncated],
+  };
+}
+
+/** All Ready results of a shared cache describe the same install; per-pod installs report the latest. */
+function newestInstall(results: readonly InstallResult[]): InstallResult | undefined {
+  return [...results].sort((a, b) => b.installTime.localeCompare(a.installTime))[0];
+}
+
+export const formatDuration = (seconds: number): string => `${seconds.toFixed(1)}s`;

@@ -1,0 +1,200 @@
+// The KasprApp reconciler. Level-triggered (DESIGN decision 6): every run derives everything from the cached
+// state of the cluster, applies each child through its step, then writes the status apart from the children.
+// A run that finds nothing to change sends no mutating request.
+import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
+import { KasprAppResource, type KasprApp, type KasprAppStatus } from '../api/types.ts';
+import { formatFieldError } from '../api/field-error.ts';
+import { validateKasprApp } from '../api/validation.ts';
+import { resolveApp, type AppModel } from '../model/app-model.ts';
+import type { OperatorSettings } from '../model/operator-settings.ts';
+import type { Applier } from '../runtime/applier.ts';
+import { ResourceTypes } from '../runtime/kube/resources.ts';
+import type { Logger } from '../runtime/logger.ts';
+import { invalidStatus, validStatus } from './app-status.ts';
+import type { ClusterView } from './cluster-view.ts';
+import { ConditionTypes, setCondition } from './conditions.ts';
+import type { EventRecorder } from './event-recorder.ts';
+import { invalidSpecEvent, packagesEvents, type AppEvent } from './events.ts';
+import { observeInstall } from './install-observation.ts';
+import type { InstallLedger } from './install-ledger.ts';
+import type { PackageMetrics } from './package-metrics.ts';
+import { decidePackagesVolume, type PackagesVolumeDecision } from './packages-volume.ts';
+import { packagesHashAnnotation } from '../model/python-packages.ts';
+import { childSteps, type ChildStep } from './steps.ts';
+
+export interface ReconcilerDeps {
+  readonly view: ClusterView;
+  readonly applier: Applier;
+  readonly events: EventRecorder;
+  readonly metrics: PackageMetrics;
+  readonly ledger: InstallLedger;
+  readonly settings: OperatorSettings;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+}
+
+export type StepOutcome = 'created' | 'patched' | 'unchanged' | 'deleted';
+
+export class KasprAppReconciler {
+  readonly #deps: ReconcilerDeps;
+  readonly #now: () => Date;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string, signal: AbortSignal): Promise<void> {
+    const { view, metrics, ledger } = this.#deps;
+    const app = view.apps.getByKey(key);
+    const [namespace = '', name = ''] = key.split('/');
+    if (app === undefined) {
+      // Deleted: the garbage collector removes the children; only our own memory of the app is left to drop.
+      ledger.forget(key);
+      metrics.forget(namespace, name);
+      return;
+    }
+    if (app.metadata.deletionTimestamp !== undefined) return;
+    const logger = this.#deps.logger.child({ app: key });
+
+    const validation = validateKasprApp(app);
+    if (!validation.ok) {
+      // Bad input costs nothing (decision 9): the children stay as they are; status and an event say why.
+      const status = invalidStatus({ app, now: this.#now().toISOString(), errors: validation.errors });
+      const messages = validation.errors.map(formatFieldError);
+      logger.warn('invalid spec; children left as they are', { errors: messages });
+      const becameInvalid =
+        readyReason(app.status) !== 'InvalidSpec' || readyMessage(app.status) !== readyMessage(status);
+      await this.#writeStatus(app, status, signal);
+      if (becameInvalid) await this.#deps.events.record(app, invalidSpecEvent(messages));
+      return;
+    }
+
+    const model = resolveApp(validation.app, this.#deps.settings);
+    const claimName = model.names.packagesClaim;
+    const claim = view.child(ResourceTypes.PersistentVolumeClaim, model.namespace, claimName) as
+      PersistentVolumeClaim | undefined;
+    const packagesVolume: PackagesVolumeDecision = model.packages
+      ? decidePackagesVolume(model.packages, claim, view.eventsOfClaim(model.namespace, claimName))
+      : { source: 'claim', cacheMode: 'shared', warnings: [] };
+
+    const warnings = [...packagesVolume.warnings];
+    const events: AppEvent[] = [];
+    try {
+      for (const step of childSteps) {
+        const outcome = await this.#runStep(step, model, packagesVolume, warnings, signal);
+        if (outcome !== 'unchanged') {
+          logger.info('child reconciled', { step: step.name, result: outcome, name: step.childName(model.names) });
+        }
+        if (step.name === 'packages-claim' && (outcome === 'created' || outcome === 'deleted')) {
+          events.push({
+            type: 'Normal',
+            reason: outcome === 'created' ? 'ClaimCreated' : 'ClaimDeleted',
+            message: `python packages claim ${claimName} ${outcome}`,
+          });
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) throw error;
+      await this.#reportApplyFailure(app, error, signal);
+      throw error;
+    }
+
+    const pods = view.podsOf(key);
+    const status = validStatus({
+      app,
+      model,
+      statefulSet: view.child(ResourceTypes.StatefulSet, model.namespace, model.names.statefulSet) as
+        StatefulSet | undefined,
+      pods,
+      cacheMode: packagesVolume.cacheMode,
+      packagesWarnings: warnings,
+      now: this.#now().toISOString(),
+    });
+    this.#countInstalls(model, pods);
+    events.push(...packagesEvents(app.status, status), ...fallbackEvents(app.status, status, warnings));
+    await this.#writeStatus(app, status, signal);
+    for (const event of events) await this.#deps.events.record(app, event);
+  }
+
+  async #runStep(
+    step: ChildStep,
+    model: AppModel,
+    packagesVolume: PackagesVolumeDecision,
+    warnings: string[],
+    signal: AbortSignal,
+  ): Promise<StepOutcome> {
+    const { view, applier } = this.#deps;
+    const live = view.child(step.type, model.namespace, step.childName(model.names));
+    const context = { model, packagesVolume, live };
+    const desired = step.desired(context);
+    warnings.push(...(desired.warnings ?? []));
+    if (desired.object === null) {
+      if (live === undefined || step.deleteWhenUnwanted?.(context) === false) return 'unchanged';
+      return applier.deleteIfPresent(step.type, live);
+    }
+    return (await applier.apply(step.type, desired.object, live, { signal })).result;
+  }
+
+  #countInstalls(model: AppModel, pods: readonly Pod[]): void {
+    // Installs of any spec hash count, also of one the spec has moved on from while it ran.
+    const observations = pods.flatMap((pod) => {
+      const hash = pod.metadata?.annotations?.[packagesHashAnnotation];
+      const observation = hash === undefined ? undefined : observeInstall(pod, hash);
+      return observation === undefined ? [] : [observation];
+    });
+    const counted = this.#deps.ledger.record(`${model.namespace}/${model.name}`, observations);
+    this.#deps.metrics.record(model.namespace, model.name, counted);
+  }
+
+  async #writeStatus(app: KasprApp, status: KasprAppStatus, signal: AbortSignal): Promise<void> {
+    await this.#deps.applier.applyStatus(KasprAppResource, app, status, { signal });
+  }
+
+  /** A child the apiserver refused (e.g. an invalid template field): say so on the app, then let the queue retry. */
+  async #reportApplyFailure(app: KasprApp, error: unknown, signal: AbortSignal): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    const previous = app.status ?? {};
+    const conditions = setCondition(
+      previous.conditions ?? [],
+      { type: ConditionTypes.ready, status: 'False', reason: 'ApplyFailed', message },
+      this.#now().toISOString(),
+      app.metadata.generation,
+    );
+    const changed = readyMessage(previous) !== message || readyReason(previous) !== 'ApplyFailed';
+    try {
+      await this.#writeStatus(app, { ...previous, conditions }, signal);
+      if (changed) await this.#deps.events.record(app, { type: 'Warning', reason: 'ApplyFailed', message });
+    } catch (statusError) {
+      this.#deps.logger.warn('could not report an apply failure', { error: String(statusError) });
+    }
+  }
+}
+
+const readyCondition = (status: KasprAppStatus | undefined) =>
+  status?.conditions?.find((c) => c.type === ConditionTypes.ready);
+const readyReason = (status: KasprAppStatus | undefined): string | undefined => readyCondition(status)?.reason;
+const readyMessage = (status: KasprAppStatus | undefined): string | undefined => readyCondition(status)?.message;
+
+function fallbackEvents(
+  previous: KasprAppStatus | undefined,
+  next: KasprAppStatus,
+  warnings: readonly string[],
+): AppEvent[] {
+  const before = previous?.pythonPackages?.cacheMode;
+  const after = next.pythonPackages?.cacheMode;
+  if (before === after || after === undefined) return [];
+  const fellBack = after === 'emptyDir' && warnings.length > 0;
+  return fellBack
+    ? [{ type: 'Warning', reason: 'CacheFallback', message: warnings.join('; ') }]
+    : before === 'emptyDir' && after === 'shared'
+      ? [
+          {
+            type: 'Normal',
+            reason: 'CacheRestored',
+            message: 'the packages claim is bound; pods use the shared cache again',
+          },
+        ]
+      : [];
+}

@@ -1,0 +1,308 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ContainerStatus, PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
+import type { InstallResult } from '../../src/packages/installer-contract.ts';
+import { observeInstall } from '../../src/controller/install-observation.ts';
+import { packagesStatus } from '../../src/controller/packages-status.ts';
+import { InstallLedger } from '../../src/controller/install-ledger.ts';
+import { packagesEvents } from '../../src/controller/events.ts';
+import { setCondition } from '../../src/controller/conditions.ts';
+import { claimUpdate, decidePackagesVolume } from '../../src/controller/packages-volume.ts';
+import { resolveApp } from '../../src/model/app-model.ts';
+import { defaultOperatorSettings } from '../../src/model/operator-settings.ts';
+import { validateKasprApp } from '../../src/api/validation.ts';
+
+const hash = 'aaaaaaaaaaaaaaaa';
+
+function result(overrides: Partial<InstallResult> = {}): InstallResult {
+  return {
+    formatVersion: 1,
+    state: 'Ready',
+    source: 'installed',
+    hash,
+    installed: ['requests==2.31.0', 'urllib3==2.2.1'],
+    installedTotal: 2,
+    installedBy: 'orders-app-0',
+    installTime: '2026-11-26T10:00:05Z',
+    durationSeconds: 4.25,
+    pythonVersion: '3.11.7',
+    attempts: 1,
+    errorType: null,
+    error: null,
+    warnings: [],
+    ...overrides,
+  };
+}
+
+function pod(name: string, init: Partial<ContainerStatus> | undefined, podHash = hash): Pod {
+  return {
+    metadata: { name, uid: `uid-${name}`, annotations: { 'kaspr.io/python-packages-hash': podHash } },
+    status: init && {
+      initContainerStatuses: [
+        { name: 'install-packages', image: 'x', imageID: '', ready: false, restartCount: 0, ...init },
+      ],
+    },
+  };
+}
+
+const terminated = (message: string, exitCode = 0, reason = exitCode === 0 ? 'Completed' : 'Error') => ({
+  state: { terminated: { exitCode, reason, message, finishedAt: '2026-11-26T10:00:06Z' } },
+});
+
+describe('install observation from pod status', () => {
+  test('a termination message with a result', () => {
+    assert.deepEqual(observeInstall(pod('p0', terminated(JSON.stringify(result()))), hash), {
+      kind: 'result',
+      pod: 'p0',
+      result: result(),
+    });
+  });
+
+  test('pods of another spec hash are ignored', () => {
+    assert.equal(observeInstall(pod('p0', terminated(JSON.stringify(result())), 'bbbbbbbbbbbbbbbb'), hash), undefined);
+  });
+
+  test('a missing Secret (CreateContainerConfigError) is a configuration failure, not Installing forever', () => {
+    const observation = observeInstall(
+      pod('p0', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "pypi" not found' } } }),
+      hash,
+    );
+    assert.deepEqual(observation, {
+      kind: 'failed',
+      pod: 'p0',
+      errorType: 'configuration',
+      error: 'secret "pypi" not found',
+      occurrence: 'uid-p0/configuration',
+    });
+  });
+
+  test('CrashLoopBackOff reports the last failed run', () => {
+    const failed = result({
+      state: 'Failed',
+      errorType: 'package_not_found',
+      error: 'No matching distribution found for nope',
+      installed: [],
+      installedTotal: 0,
+    });
+    const observation = observeInstall(
+      pod('p0', {
+        state: { waiting: { reason: 'CrashLoopBackOff' } },
+        lastState: { terminated: { exitCode: 1, reason: 'Error', message: JSON.stringify(failed) } },
+        restartCount: 2,
+      }),
+      hash,
+    );
+    assert.deepEqual(observation, { kind: 'result', pod: 'p0', result: failed });
+  });
+
+  test('an OOM kill with only a log tail', () => {
+    const observation = observeInstall(
+      pod('p0', terminated('Collecting numpy\nBuilding wheel', 137, 'OOMKilled')),
+      hash,
+    );
+    assert.ok(observation?.kind === 'failed');
+    assert.equal(observation.errorType, 'out_of_memory');
+    assert.equal(observation.error, 'install-packages was killed for exceeding its memory limit: Building wheel');
+  });
+
+  test('running, or not started yet, is installing', () => {
+    assert.deepEqual(observeInstall(pod('p0', { state: { running: {} } }), hash), { kind: 'installing', pod: 'p0' });
+    assert.deepEqual(observeInstall(pod('p1', undefined), hash), { kind: 'installing', pod: 'p1' });
+  });
+});
+
+describe('status.pythonPackages', () => {
+  const base = { hash, warnings: [] };
+
+  test('Installing while no pod has a result, then Ready with what was installed', () => {
+    assert.deepEqual(packagesStatus({ ...base, cacheMode: 'shared', pods: [pod('p0', { state: { running: {} } })] }), {
+      hash,
+      cacheMode: 'shared',
+      state: 'Installing',
+      installed: [],
+      warnings: [],
+    });
+    const cached = result({ source: 'cache' });
+    assert.deepEqual(
+      packagesStatus({
+        ...base,
+        cacheMode: 'shared',
+        pods: [pod('p0', terminated(JSON.stringify(result()))), pod('p1', terminated(JSON.stringify(cached)))],
+      }),
+      {
+        hash,
+        cacheMode: 'shared',
+        state: 'Ready',
+        installed: ['requests==2.31.0', 'urllib3==2.2.1'],
+        lastInstallTime: '2026-11-26T10:00:05Z',
+        installDuration: '4.3s',
+        installedBy: 'orders-app-0',
+        warnings: [],
+      },
+    );
+  });
+
+  test('Failed with the error type and error', () => {
+    const failed = result({
+      state: 'Failed',
+      errorType: 'package_not_found',
+      error: 'no such project',
+      installed: [],
+      installedTotal: 0,
+    });
+    const status = packagesStatus({
+      ...base,
+      cacheMode: 'shared',
+      pods: [pod('p0', terminated(JSON.stringify(failed), 1))],
+    });
+    assert.equal(status.state, 'Failed');
+    assert.equal(status.errorType, 'package_not_found');
+    assert.equal(status.error, 'no such project');
+  });
+
+  test('a shared cache stays Ready for its hash while pods come and go', () => {
+    const ready = packagesStatus({
+      ...base,
+      cacheMode: 'shared',
+      pods: [pod('p0', terminated(JSON.stringify(result())))],
+    });
+    assert.deepEqual(packagesStatus({ ...base, cacheMode: 'shared', pods: [], previous: ready }), ready);
+    assert.equal(
+      packagesStatus({ ...base, hash: 'cccccccccccccccc', cacheMode: 'shared', pods: [], previous: ready }).state,
+      'Installing',
+    );
+  });
+
+  test('per-pod volumes are Ready only when every pod of the spec is', () => {
+    const pods = [pod('p0', terminated(JSON.stringify(result()))), pod('p1', { state: { running: {} } })];
+    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', pods }).state, 'Installing');
+  });
+
+  test('a truncated installed list is said in the warnings', () => {
+    const status = packagesStatus({
+      ...base,
+      cacheMode: 'shared',
+      pods: [pod('p0', terminated(JSON.stringify(result({ installedTotal: 300 }))))],
+    });
+    assert.deepEqual(status.warnings, ['installed lists 2 of 300 distributions (the result must fit in 4 KiB)']);
+  });
+});
+
+describe('install accounting', () => {
+  test('each install is counted once however often it is observed; cache hits are not installs', () => {
+    const ledger = new InstallLedger('2026-11-26T09:00:00Z');
+    const observations = [
+      observeInstall(pod('p0', terminated(JSON.stringify(result()))), hash)!,
+      observeInstall(pod('p1', terminated(JSON.stringify(result({ source: 'cache' })))), hash)!,
+    ];
+    assert.deepEqual(ledger.record('ns/orders', observations), [{ result: 'success', durationSeconds: 4.25 }]);
+    assert.deepEqual(ledger.record('ns/orders', observations), []);
+    const failure = observeInstall(
+      pod('p2', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'x' } } }),
+      hash,
+    )!;
+    assert.deepEqual(ledger.record('ns/orders', [failure]), [{ result: 'failure', errorType: 'configuration' }]);
+    assert.deepEqual(ledger.record('ns/orders', [failure]), []);
+  });
+
+  test('installs that finished before counting began are not counted again', () => {
+    const ledger = new InstallLedger('2026-11-26T11:00:00.500Z');
+    assert.deepEqual(
+      ledger.record('ns/orders', [observeInstall(pod('p0', terminated(JSON.stringify(result()))), hash)!]),
+      [],
+    );
+  });
+});
+
+describe('events and conditions', () => {
+  test('events on transitions only', () => {
+    const installing = { pythonPackages: { hash, state: 'Installing' as const } };
+    const ready = {
+      pythonPackages: {
+        hash,
+        state: 'Ready' as const,
+        installed: ['a==1'],
+        installedBy: 'p0',
+        installDuration: '1.0s',
+      },
+    };
+    assert.deepEqual(packagesEvents(undefined, installing), [
+      { type: 'Normal', reason: 'PackagesInstalling', message: `installing packages for spec hash ${hash}` },
+    ]);
+    assert.deepEqual(packagesEvents(installing, ready), [
+      {
+        type: 'Normal',
+        reason: 'PackagesInstalled',
+        message: `1 distributions for spec hash ${hash} installed by p0 in 1.0s`,
+      },
+    ]);
+    assert.deepEqual(packagesEvents(ready, ready), []);
+  });
+
+  test('lastTransitionTime moves only when the condition status changes', () => {
+    const first = setCondition([], { type: 'Ready', status: 'False', reason: 'A', message: 'a' }, 't1', 1);
+    const same = setCondition(first, { type: 'Ready', status: 'False', reason: 'B', message: 'b' }, 't2', 2);
+    assert.equal(same[0]?.lastTransitionTime, 't1');
+    const flipped = setCondition(same, { type: 'Ready', status: 'True', reason: 'C', message: 'c' }, 't3', 3);
+    assert.equal(flipped[0]?.lastTransitionTime, 't3');
+  });
+});
+
+describe('packages volume and claim lifecycle', () => {
+  const validated = validateKasprApp({
+    apiVersion: 'kaspr.io/v1alpha1',
+    kind: 'KasprApp',
+    metadata: { name: 'orders', namespace: 'ns' },
+    spec: { bootstrapServers: 'k:9092', pythonPackages: { packages: ['requests'] } },
+  });
+  assert.ok(validated.ok);
+  const plan = resolveApp(validated.app, defaultOperatorSettings).packages!;
+  const claim = (phase: string, size = '256Mi') => ({
+    metadata: { name: 'orders-app-python-packages', uid: 'c1' },
+    spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: size } }, storageClassName: 'standard' },
+    status: { phase },
+  });
+
+  test('a pending claim is waited for; a ProvisioningFailed claim falls back to emptyDir with the cause', () => {
+    assert.deepEqual(decidePackagesVolume(plan, claim('Pending'), []), {
+      source: 'claim',
+      cacheMode: 'shared',
+      warnings: [],
+    });
+    const event = {
+      metadata: { name: 'e1' },
+      involvedObject: { uid: 'c1' },
+      reason: 'ProvisioningFailed',
+      message: 'access mode ReadWriteMany is not supported',
+      lastTimestamp: '2026-11-26T10:00:00Z',
+    };
+    assert.deepEqual(decidePackagesVolume(plan, claim('Pending'), [event]), {
+      source: 'emptyDir',
+      cacheMode: 'emptyDir',
+      warnings: [
+        'the packages claim orders-app-python-packages cannot be provisioned (access mode ReadWriteMany is not supported); each pod installs into its own emptyDir until the claim binds',
+      ],
+    });
+    assert.equal(decidePackagesVolume(plan, claim('Bound'), [event]).source, 'claim');
+  });
+
+  test('a claim grows but never shrinks', () => {
+    const desired: PersistentVolumeClaim = {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'x' },
+      spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: '128Mi' } } },
+    };
+    const shrink = claimUpdate(desired, claim('Bound', '1Gi'));
+    assert.equal(shrink.claim.spec?.resources?.requests?.storage, '1Gi');
+    assert.deepEqual(shrink.warnings, [
+      "cache.size 128Mi is smaller than the claim's 1Gi; a claim cannot shrink, keeping 1Gi",
+    ]);
+    const grow = claimUpdate(
+      { ...desired, spec: { ...desired.spec, resources: { requests: { storage: '2Gi' } } } },
+      claim('Bound', '1Gi'),
+    );
+    assert.equal(grow.claim.spec?.resources?.requests?.storage, '2Gi');
+    assert.deepEqual(grow.warnings, []);
+  });
+});
