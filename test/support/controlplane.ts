@@ -41,6 +41,11 @@ export interface ControlPlane {
   readonly startSeconds: number;
   /** A new admin client; the caller closes it. */
   client(options?: ClientOptions): KubeClient;
+  /**
+   * Stops the kube-apiserver (SIGTERM), keeps it down for `downMs`, starts it again on the same port and waits
+   * until it is ready: clients see refused connections, then a server whose watches start over.
+   */
+  restartApiServer(options?: { downMs?: number }): Promise<void>;
   /** Stops the components (SIGTERM, then SIGKILL after a deadline) and, unless told otherwise, removes rootDir. */
   stop(options?: { removeFiles?: boolean }): Promise<void>;
 }
@@ -114,6 +119,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     // Reverse order: the controller manager and the apiserver shut down cleanly only while their backends are up.
     for (const component of components.toReversed()) await component.process.terminate(stopGraceMs);
   };
+  const restarting = new Set<string>();
   const launch = (name: string, args: string[]): Component => {
     const dir = join(rootDir, name);
     mkdirSync(dir, { recursive: true });
@@ -129,7 +135,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const component = { name, logPath, process: process_ };
     components.push(component);
     void process_.exited.then((exit) => {
-      if (!stopping) log(`${name} exited unexpectedly (${describeExit(exit)})\n${logTail(logPath)}`);
+      if (!stopping && !restarting.has(name))
+        log(`${name} exited unexpectedly (${describeExit(exit)})\n${logTail(logPath)}`);
     });
     return component;
   };
@@ -159,7 +166,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ]);
     await waitReady(etcd, readyTimeoutMs, () => httpGet(`${etcdUrl}/health`));
 
-    const apiserver = launch('kube-apiserver', [
+    const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
@@ -177,14 +184,25 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       `--service-account-key-file=${pki.serviceAccountPublicKey}`,
       `--service-account-signing-key-file=${pki.serviceAccountPrivateKey}`,
       '--allow-privileged=true',
+      // As in hardened clusters (and OpenShift): setting blockOwnerDeletion needs update on the owner's finalizers,
+      // so a missing RBAC rule for it shows up in tests.
+      '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
       '--profiling=false',
-    ]);
+    ];
+    const startApiServer = async (): Promise<void> => {
+      const apiserver = launch('kube-apiserver', apiserverArgs);
+      const probe = new KubeClient(loadKubeConfigFile(kubeconfigPath), { requestTimeoutMs: 5_000 });
+      try {
+        await waitReady(apiserver, readyTimeoutMs, () =>
+          probe.request<unknown>({ verb: 'GET', path: '/readyz', timeoutMs: 5_000 }),
+        );
+      } finally {
+        probe.close();
+      }
+    };
+    await startApiServer();
     const admin = new KubeClient(loadKubeConfigFile(kubeconfigPath), { requestTimeoutMs: 5_000 });
     try {
-      await waitReady(apiserver, readyTimeoutMs, () =>
-        admin.request<unknown>({ verb: 'GET', path: '/readyz', timeoutMs: 5_000 }),
-      );
-
       const kcm = launch('kube-controller-manager', [
         `--kubeconfig=${kcmKubeconfig}`,
         `--controllers=${controllers.join(',')}`,
@@ -216,6 +234,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       versions,
       startSeconds,
       client: (clientOptions) => new KubeClient(loadKubeConfigFile(kubeconfigPath), clientOptions),
+      restartApiServer: async ({ downMs = 1_000 } = {}) => {
+        const index = components.findIndex((c) => c.name === 'kube-apiserver');
+        const current = components[index];
+        if (current === undefined) throw new Error('the kube-apiserver is not running');
+        restarting.add(current.name);
+        try {
+          await current.process.terminate(stopGraceMs);
+          components.splice(index, 1);
+          await new Promise((done) => setTimeout(done, downMs));
+          await startApiServer();
+        } finally {
+          restarting.delete(current.name);
+        }
+      },
       stop: async ({ removeFiles = true } = {}) => {
         await stopComponents();
         if (removeFiles) rmSync(rootDir, { recursive: true, force: true });
