@@ -1,35 +1,13 @@
 #!/usr/bin/env node
-// kasprop: the operator and its tools. Each command is a function of its arguments and I/O; this file only
-// dispatches, so every command can be tested without spawning a process.
+// kasprop: the operator and its tools. Each command is a function of its options and I/O (see commands.ts); this
+// file only parses and dispatches, so every command can be tested without spawning a process.
 import { parseArgs } from 'node:util';
-import { crdText } from '../api/crd.ts';
-import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
-import { renderCommand } from './render.ts';
-import { runCommand, runUsage } from './run.ts';
-import { validateCommand, type CommandIo } from './validate.ts';
+import { commands, findCommand, type OptionValues } from './commands.ts';
+import type { CommandIo } from './validate.ts';
 
-const usage = `usage: kasprop <command> [options]
-
-commands:
-  crd                      print the KasprApp CustomResourceDefinition
-  validate -f FILE...      validate KasprApp manifests (multi-document YAML); exit 1 on any error
-  render -f FILE... [-o yaml|json]
-                           print the children the operator would apply, in apply order
-  run [options]            run the operator (kasprop run --help for its options)
-`;
-
-function fileArgs(command: string, args: readonly string[], io: CommandIo, withOutput = false) {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      file: { type: 'string', short: 'f', multiple: true },
-      ...(withOutput && { output: { type: 'string', short: 'o', default: 'yaml' } }),
-    },
-    strict: true,
-  });
-  const files = values.file ?? [];
-  if (files.length === 0) io.err(`kasprop ${command}: at least one -f FILE is required`);
-  return { files, output: (values as { output?: string }).output };
+function usage(): string {
+  const lines = commands.map((c) => `  ${`${c.name} ${c.synopsis}`.trimEnd().padEnd(30)} ${c.summary}`);
+  return `usage: kasprop <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nkasprop <command> --help shows a command's options.`;
 }
 
 export async function main(
@@ -37,40 +15,35 @@ export async function main(
   io: CommandIo,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'crd':
-      parseArgs({ args: rest, options: {}, strict: true });
-      io.out(crdText.trimEnd());
-      return 0;
-    case 'validate': {
-      const { files } = fileArgs(command, rest, io);
-      return files.length === 0 ? 2 : validateCommand(files, io);
-    }
-    case 'render': {
-      const { files, output } = fileArgs(command, rest, io, true);
-      if (output !== 'yaml' && output !== 'json') {
-        io.err(`kasprop render: -o must be yaml or json, not ${JSON.stringify(output)}`);
-        return 2;
-      }
-      return files.length === 0 ? 2 : renderCommand(files, output, operatorSettingsFromEnv(env), io);
-    }
-    case 'run':
-      if (rest.includes('--help') || rest.includes('-h')) {
-        io.out(runUsage.trimEnd());
-        return 0;
-      }
-      return runCommand(rest, io, env);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      io.out(usage.trimEnd());
-      return command === undefined ? 2 : 0;
-    default:
-      io.err(`kasprop: unknown command '${command}'\n${usage}`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
   }
+  const command = findCommand(name);
+  if (command === undefined) {
+    io.err(`kasprop: unknown command '${name}'\n${usage()}`);
+    return 2;
+  }
+  let values: OptionValues;
+  try {
+    ({ values } = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (error) {
+    io.err(`kasprop ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
+  if (values.help === true) {
+    io.out(
+      `usage: kasprop ${name} ${command.synopsis}`.trimEnd() +
+        `\n\n${command.summary}${command.help ? `\n\n${command.help}` : ''}`,
+    );
+    return 0;
+  }
+  return command.run(values, io, env);
 }
 
 if (import.meta.main) {

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
 import { startOperator } from '../controller/operator.ts';
@@ -14,18 +14,32 @@ import { createLogger, parseLogLevel } from '../runtime/logger.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import type { CommandIo } from './validate.ts';
 
-export const runUsage = `usage: kasprop run [options]
-
-  --kubeconfig PATH            kubeconfig to use (env KUBECONFIG); default: in-cluster, else ~/.kube/config
+export const runOptions = {
+  options: {
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    namespaces: { type: 'string' },
+    workers: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'metrics-host': { type: 'string' },
+    'leader-elect': { type: 'string' },
+    'leader-election-namespace': { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  help: `  --kubeconfig PATH            kubeconfig to use (env KUBECONFIG); default: in-cluster, else ~/.kube/config
   --context NAME               kubeconfig context (default: the current one)
   --namespaces NS[,NS...]      namespaces to watch (env WATCH_NAMESPACES); default: all
   --workers N                  concurrent reconciles (env KASPROP_WORKERS); default 4
   --metrics-port PORT          port of /metrics, /healthz, /readyz (env METRICS_PORT); default 8080, 0 = any
   --metrics-host HOST          address to listen on (env METRICS_HOST); default 0.0.0.0
   --leader-elect true|false    run leader election (env LEADER_ELECT); default true
-  --leader-election-namespace NS   where the Lease lives (env POD_NAMESPACE); default: the kubeconfig namespace
+  --leader-election-namespace NS
+                               where the Lease lives (env POD_NAMESPACE); default: the kubeconfig namespace
   --log-level LEVEL            debug, info, warn or error (env LOG_LEVEL); default info
-`;
+  Operator settings: PYTHON_PACKAGES_ENABLED=false ignores spec.pythonPackages (with a warning).`,
+} as const satisfies { options: ParseArgsOptionsConfig; help: string };
+
+type RunValues = Partial<Record<keyof typeof runOptions.options, string>>;
 
 export interface RunConfig {
   readonly kube: KubeConfig;
@@ -38,22 +52,7 @@ export interface RunConfig {
   readonly logLevel: ReturnType<typeof parseLogLevel>;
 }
 
-export function parseRunConfig(args: readonly string[], env: NodeJS.ProcessEnv): RunConfig {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      namespaces: { type: 'string' },
-      workers: { type: 'string' },
-      'metrics-port': { type: 'string' },
-      'metrics-host': { type: 'string' },
-      'leader-elect': { type: 'string' },
-      'leader-election-namespace': { type: 'string' },
-      'log-level': { type: 'string' },
-    },
-    strict: true,
-  });
+export function parseRunConfig(values: RunValues, env: NodeJS.ProcessEnv): RunConfig {
   const kubeconfigPath = values.kubeconfig ?? env.KUBECONFIG?.split(':')[0];
   const defaultPath = join(homedir(), '.kube', 'config');
   const kube =
@@ -97,8 +96,8 @@ function boolean(flag: string, text: string): boolean {
 }
 
 /** Runs until SIGTERM or SIGINT (exit 0) or a lost lease (exit 1, so the pod restarts as a standby). */
-export async function runCommand(args: readonly string[], io: CommandIo, env: NodeJS.ProcessEnv): Promise<number> {
-  const config = parseRunConfig(args, env);
+export async function runCommand(values: RunValues, io: CommandIo, env: NodeJS.ProcessEnv): Promise<number> {
+  const config = parseRunConfig(values, env);
   const settings = operatorSettingsFromEnv(env);
   const logger = createLogger({ sink: process.stderr, level: config.logLevel, fields: { component: 'kasprop' } });
   const registry = new Registry();

@@ -1,0 +1,89 @@
+// The kasprop commands as data: name, synopsis, options and what runs. main.ts parses and dispatches with it, and
+// the docs test checks every command line shown in the README and docs against the same options.
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { crdText } from '../api/crd.ts';
+import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
+import { localCommand, localOptions } from './local.ts';
+import { renderCommand } from './render.ts';
+import { runCommand, runOptions } from './run.ts';
+import { validateCommand, type CommandIo } from './validate.ts';
+
+export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface Command {
+  readonly name: string;
+  /** Arguments after the name, as shown in the usage line. */
+  readonly synopsis: string;
+  readonly summary: string;
+  readonly options: ParseArgsOptionsConfig;
+  /** Lines under the usage line that explain the options. */
+  readonly help?: string;
+  run(values: OptionValues, io: CommandIo, env: NodeJS.ProcessEnv): number | Promise<number>;
+}
+
+const files = (values: OptionValues): string[] => (values.file as string[] | undefined) ?? [];
+
+const needFiles = (name: string, values: OptionValues, io: CommandIo): boolean => {
+  if (files(values).length > 0) return true;
+  io.err(`kasprop ${name}: at least one -f FILE is required`);
+  return false;
+};
+
+export const commands: readonly Command[] = [
+  {
+    name: 'crd',
+    synopsis: '',
+    summary: 'print the KasprApp CustomResourceDefinition',
+    options: {},
+    run: (_values, io) => {
+      io.out(crdText.trimEnd());
+      return 0;
+    },
+  },
+  {
+    name: 'validate',
+    synopsis: '-f FILE...',
+    summary: 'validate KasprApp manifests (multi-document YAML); exit 1 on any error',
+    options: { file: { type: 'string', short: 'f', multiple: true } },
+    run: (values, io) => (needFiles('validate', values, io) ? validateCommand(files(values), io) : 2),
+  },
+  {
+    name: 'render',
+    synopsis: '-f FILE... [-o yaml|json]',
+    summary: 'print the children the operator would apply, in apply order',
+    options: {
+      file: { type: 'string', short: 'f', multiple: true },
+      output: { type: 'string', short: 'o', default: 'yaml' },
+    },
+    run: (values, io, env) => {
+      const output = values.output;
+      if (output !== 'yaml' && output !== 'json') {
+        io.err(`kasprop render: -o must be yaml or json, not ${JSON.stringify(output)}`);
+        return 2;
+      }
+      return needFiles('render', values, io)
+        ? renderCommand(files(values), output, operatorSettingsFromEnv(env), io)
+        : 2;
+    },
+  },
+  {
+    name: 'run',
+    synopsis: '[options]',
+    summary: 'run the operator against a cluster',
+    options: runOptions.options,
+    help: runOptions.help,
+    run: (values, io, env) => runCommand(values, io, env),
+  },
+  {
+    name: 'local',
+    synopsis: '[options]',
+    summary: 'try kasprop: a local control plane, the operator, pods as local processes, and an example app',
+    options: localOptions.options,
+    help: localOptions.help,
+    run: (values, io) => localCommand(values, io),
+  },
+];
+
+export function findCommand(name: string): Command | undefined {
+  return commands.find((c) => c.name === name);
+}

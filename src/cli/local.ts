@@ -1,0 +1,36 @@
+// `kasprop local` (`npm start`): everything on this machine, to try kasprop in a minute. The control plane, pod
+// simulator and wheel index are the integration tests' own (test/support), loaded only when this command runs,
+// so `kasprop run` never loads test code.
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { parseLogLevel } from '../runtime/logger.ts';
+import type { OptionValues } from './commands.ts';
+import type { CommandIo } from './validate.ts';
+
+export const defaultLocalExample = 'examples/python-packages/basic.yaml';
+
+export const localOptions = {
+  options: {
+    file: { type: 'string', short: 'f', default: defaultLocalExample },
+    'index-url': { type: 'string' },
+    'until-ready': { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'warn' },
+  },
+  help: `  -f, --file FILE      the KasprApp manifest to apply (default ${defaultLocalExample})
+  --index-url URL      install from this package index (e.g. https://pypi.org/simple) instead of the local one,
+                       which serves stand-in wheels with the names and versions the manifest asks for
+  --until-ready        exit once the app is Ready (default: keep running until Ctrl-C)
+  --log-level LEVEL    the operator's log level (default warn)`,
+} as const satisfies { options: ParseArgsOptionsConfig; help: string };
+
+export async function localCommand(values: OptionValues, io: CommandIo): Promise<number> {
+  const { runLocal } = await import('../../test/support/local.ts');
+  return runLocal(
+    {
+      file: String(values.file ?? defaultLocalExample),
+      indexUrl: typeof values['index-url'] === 'string' ? values['index-url'] : undefined,
+      untilReady: values['until-ready'] === true,
+      logLevel: parseLogLevel(String(values['log-level'] ?? 'warn')),
+    },
+    io,
+  );
+}
