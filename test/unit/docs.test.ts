@@ -1,0 +1,650 @@
+// The documentation is checked like code. Every example in examples/ and every KasprApp shown in a fenced YAML block
+// of the Markdown (README.md, docs/, examples/) must validate and render; every `kasprop` command line shown (also as
+// `npm run kasprop -- ...`, `npm start -- ...` or `node src/cli/main.ts ...`) must name a command of src/cli/commands.ts
+// and parse with its options exactly as main.ts parses them; every `npm run` script shown must exist; relative links
+// and their anchors must resolve; the user guide must mention every field, status field, error type, metric and reason
+// the code has. Failures name the file and line. Minimum counts keep the test from passing by finding nothing.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import { Registry } from 'prom-client';
+import { isNode, LineCounter, parseAllDocuments } from 'yaml';
+import { kasprAppSchema, type SchemaNode } from '../../src/api/crd.ts';
+import { formatFieldError, type FieldError } from '../../src/api/field-error.ts';
+import { validateKasprApp } from '../../src/api/validation.ts';
+import { commands } from '../../src/cli/commands.ts';
+import { PackageMetrics } from '../../src/controller/package-metrics.ts';
+import { resolveApp } from '../../src/model/app-model.ts';
+import { buildChildren } from '../../src/model/children.ts';
+import { defaultOperatorSettings } from '../../src/model/operator-settings.ts';
+import { installContainerName } from '../../src/model/python-packages.ts';
+import { INSTALL_ERROR_TYPES } from '../../src/packages/installer-contract.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const packageScripts = Object.keys(
+  (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts,
+);
+
+// ---- finding things in Markdown ------------------------------------------------------------------------------------
+
+interface Fence {
+  readonly lang: string;
+  /** 1-based line of the fence's first content line. */
+  readonly firstLine: number;
+  readonly lines: readonly string[];
+}
+
+interface ProseLine {
+  readonly line: number;
+  readonly text: string;
+}
+
+interface Markdown {
+  /** Relative to the repository root. */
+  readonly file: string;
+  readonly fences: readonly Fence[];
+  readonly prose: readonly ProseLine[];
+  readonly problems: readonly string[];
+}
+
+function parseMarkdown(file: string, text: string): Markdown {
+  const fences: Fence[] = [];
+  const prose: ProseLine[] = [];
+  const problems: string[] = [];
+  let open: { marker: string; lang: string; firstLine: number; lines: string[] } | undefined;
+  text.split('\n').forEach((line, index) => {
+    if (open) {
+      const close = /^ {0,3}(`{3,}|~{3,})\s*$/.exec(line)?.[1];
+      if (close !== undefined && close[0] === open.marker[0] && close.length >= open.marker.length) {
+        fences.push({ lang: open.lang, firstLine: open.firstLine, lines: open.lines });
+        open = undefined;
+      } else {
+        open.lines.push(line);
+      }
+      return;
+    }
+    const start = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)/.exec(line);
+    if (start) {
+      open = { marker: start[1] ?? '```', lang: (start[2] ?? '').toLowerCase(), firstLine: index + 2, lines: [] };
+      return;
+    }
+    prose.push({ line: index + 1, text: line });
+  });
+  if (open) problems.push(`${file}:${open.firstLine - 1}: the code fence is never closed`);
+  return { file, fences, prose, problems };
+}
+
+/** The contents of the inline code spans of one line (CommonMark: a run of n backticks closes a run of n). */
+function inlineCode(text: string): string[] {
+  const spans: string[] = [];
+  const runAt = (at: number): number => {
+    let n = 0;
+    while (text[at + n] === '`') n++;
+    return n;
+  };
+  let i = 0;
+  while (i < text.length) {
+    if (text[i] !== '`') {
+      i++;
+      continue;
+    }
+    const n = runAt(i);
+    let j = i + n;
+    let close = -1;
+    while (j < text.length) {
+      if (text[j] !== '`') {
+        j++;
+        continue;
+      }
+      const m = runAt(j);
+      if (m === n) {
+        close = j;
+        break;
+      }
+      j += m;
+    }
+    if (close < 0) {
+      i += n;
+      continue;
+    }
+    let content = text.slice(i + n, close);
+    if (content.length > 2 && content.startsWith(' ') && content.endsWith(' ')) content = content.slice(1, -1);
+    spans.push(content);
+    i = close + n;
+  }
+  return spans;
+}
+
+// ---- shell command lines -------------------------------------------------------------------------------------------
+
+type Token = { readonly word: string } | { readonly op: string };
+
+/** Placeholders such as `<file>` or `<name>-app-0` are words, not redirects. */
+const placeholder = /^<[A-Za-z0-9_.:/-]+>/;
+
+/** Shell words and operators, enough for documentation: quotes, escapes, `$(...)`, comments, pipes, redirects. */
+function tokenize(line: string): Token[] {
+  const tokens: Token[] = [];
+  let word: string | undefined;
+  const finish = (): void => {
+    if (word !== undefined) tokens.push({ word });
+    word = undefined;
+  };
+  let i = 0;
+  while (i < line.length) {
+    const c = line.charAt(i);
+    const rest = line.slice(i);
+    if (/\s/.test(c)) {
+      finish();
+      i++;
+    } else if (c === '#' && word === undefined) {
+      break;
+    } else if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      const stop = end < 0 ? line.length : end;
+      word = (word ?? '') + line.slice(i + 1, stop);
+      i = stop + 1;
+    } else if (c === '"') {
+      let j = i + 1;
+      let text = '';
+      while (j < line.length && line[j] !== '"') {
+        if (line[j] === '\\' && j + 1 < line.length) j++;
+        text += line.charAt(j);
+        j++;
+      }
+      word = (word ?? '') + text;
+      i = j + 1;
+    } else if (c === '\\') {
+      word = (word ?? '') + line.charAt(i + 1);
+      i += 2;
+    } else if (rest.startsWith('$(')) {
+      let depth = 0;
+      let j = i + 1;
+      for (; j < line.length; j++) {
+        if (line[j] === '(') depth++;
+        else if (line[j] === ')' && --depth === 0) break;
+      }
+      word = (word ?? '') + line.slice(i, j + 1);
+      i = j + 1;
+    } else if (placeholder.test(rest)) {
+      const match = placeholder.exec(rest)?.[0] ?? '';
+      word = (word ?? '') + match;
+      i += match.length;
+    } else {
+      const op = /^(?:&&|\|\||[0-9]*>>?(?:&[0-9]+)?|[0-9]*<|[|;&()])/.exec(rest)?.[0];
+      if (op !== undefined && (word === undefined || !/^[0-9]/.test(op))) {
+        finish();
+        tokens.push({ op });
+        i += op.length;
+      } else {
+        word = (word ?? '') + c;
+        i++;
+      }
+    }
+  }
+  finish();
+  return tokens;
+}
+
+/** The simple commands of a line: words up to the next operator. After a redirect, the words are not a command. */
+function simpleCommands(line: string): string[][] {
+  const result: string[][] = [];
+  let current: string[] = [];
+  let isCommand = true;
+  for (const token of tokenize(line)) {
+    if ('word' in token) {
+      if (isCommand) current.push(token.word);
+      continue;
+    }
+    if (current.length > 0) result.push(current);
+    current = [];
+    isCommand = !/[<>]/.test(token.op);
+  }
+  if (current.length > 0) result.push(current);
+  return result;
+}
+
+type Invocation =
+  | { readonly kind: 'kasprop'; readonly command: string | undefined; readonly args: readonly string[] }
+  | { readonly kind: 'npm-script'; readonly script: string };
+
+/** What a simple command invokes, if it is kasprop (in any of its spellings) or an npm script. */
+function invocations(words: readonly string[]): Invocation[] {
+  let w = [...words];
+  while (w.length > 0 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(w[0] ?? '')) w = w.slice(1);
+  const cli = (rest: string[]): Invocation => ({ kind: 'kasprop', command: rest[0], args: rest.slice(1) });
+  const afterDashes = (rest: string[]): string[] => (rest[0] === '--' ? rest.slice(1) : rest);
+  if (w[0] === 'npx' && (w[1] === 'kasprop' || w[1] === 'node')) w = w.slice(1);
+  if (w[0] === 'kasprop') return [cli(w.slice(1))];
+  if (w[0] === 'node' && w[1] === 'src/cli/main.ts') return [cli(w.slice(2))];
+  if (w[0] !== 'npm') return [];
+  const verb = w[1];
+  if (verb === 'start') {
+    return [
+      { kind: 'npm-script', script: 'start' },
+      { kind: 'kasprop', command: 'local', args: afterDashes(w.slice(2)) },
+    ];
+  }
+  if (verb === 'test' || verb === 't') return [{ kind: 'npm-script', script: 'test' }];
+  if ((verb === 'run' || verb === 'run-script') && w[2] !== undefined) {
+    const script = w[2];
+    return script === 'kasprop'
+      ? [{ kind: 'npm-script', script }, cli(afterDashes(w.slice(3)))]
+      : [{ kind: 'npm-script', script }];
+  }
+  return [];
+}
+
+interface FoundInvocation {
+  readonly at: string;
+  readonly invocation: Invocation;
+  /** In a fenced shell block (a bare `kasprop` there is an error) or inline code (a bare one is a mention). */
+  readonly fenced: boolean;
+}
+
+const shellLanguages = new Set(['sh', 'bash', 'shell', 'console', 'zsh']);
+
+function findInvocations(markdown: Markdown): FoundInvocation[] {
+  const found: FoundInvocation[] = [];
+  const add = (line: number, text: string, fenced: boolean): void => {
+    for (const words of simpleCommands(text)) {
+      for (const invocation of invocations(words)) found.push({ at: `${markdown.file}:${line}`, invocation, fenced });
+    }
+  };
+  for (const fence of markdown.fences.filter((f) => shellLanguages.has(f.lang))) {
+    let pending: { line: number; text: string } | undefined;
+    fence.lines.forEach((raw, index) => {
+      const text = raw.replace(/^\s*\$ /, '');
+      const joined = pending
+        ? { line: pending.line, text: `${pending.text} ${text}` }
+        : { line: fence.firstLine + index, text };
+      if (/\\$/.test(joined.text)) {
+        pending = { line: joined.line, text: joined.text.slice(0, -1) };
+        return;
+      }
+      pending = undefined;
+      add(joined.line, joined.text, true);
+    });
+    if (pending) add(pending.line, pending.text, true);
+  }
+  for (const { line, text } of markdown.prose) {
+    for (const span of inlineCode(text)) add(line, span, false);
+  }
+  return found;
+}
+
+/** Why a kasprop command line is wrong, or undefined. Parses exactly as src/cli/main.ts does. */
+function checkCommandLine(command: string, args: readonly string[]): string | undefined {
+  const definition = commands.find((c) => c.name === command);
+  if (definition === undefined) {
+    return `'${command}' is not a kasprop command (known: ${commands.map((c) => c.name).join(', ')})`;
+  }
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { ...definition.options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
+  } catch (error) {
+    return `kasprop ${command} ${args.join(' ')}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  // A file of this repository that is named must exist; other names are the reader's own files or placeholders.
+  const files = [values.file].flat().filter((f): f is string => typeof f === 'string');
+  const missing = files.filter((f) => /^(examples|crds|deploy|docs|test)\//.test(f) && !existsSync(join(root, f)));
+  return missing.length > 0 ? `kasprop ${command}: no such file: ${missing.join(', ')}` : undefined;
+}
+
+// ---- KasprApps -----------------------------------------------------------------------------------------------------
+
+interface FoundYaml {
+  /** `file:line` of the document. */
+  readonly at: string;
+  readonly value?: unknown;
+  readonly error?: string;
+  /** `file:line` of a field path such as `spec.pythonPackages.packages[2]` (of its nearest parent when it is missing). */
+  readonly locate: (path: string) => string;
+}
+
+/** Every document of a YAML text, with its line (offset by `firstLine`). */
+function yamlDocuments(file: string, text: string, firstLine: number): FoundYaml[] {
+  const lineCounter = new LineCounter();
+  return parseAllDocuments(text, { lineCounter }).map((doc) => {
+    const lineAt = (offset: number): string => `${file}:${firstLine + lineCounter.linePos(offset).line - 1}`;
+    const at = lineAt(doc.contents?.range[0] ?? doc.range[0]);
+    const locate = (path: string): string => {
+      const segments = [...path.matchAll(/\[(\d+)\]|([^.[\]]+)/g)].map((m) =>
+        m[1] !== undefined ? Number(m[1]) : (m[2] ?? ''),
+      );
+      for (let n = segments.length; n > 0; n--) {
+        const node: unknown = doc.getIn(segments.slice(0, n), true);
+        if (isNode(node) && node.range) return lineAt(node.range[0]);
+      }
+      return at;
+    };
+    if (doc.errors.length > 0) {
+      return { at, locate, error: doc.errors.map((e) => e.message.split('\n')[0] ?? '').join('; ') };
+    }
+    return { at, locate, value: doc.toJS() as unknown };
+  });
+}
+
+const isKasprApp = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'KasprApp';
+
+/** Why a KasprApp document does not validate or render, each problem at its line; empty when it does. */
+function checkKasprApp(doc: FoundYaml): string[] {
+  const result = validateKasprApp(doc.value);
+  const located = (kind: string) => (e: FieldError) => `${doc.locate(e.path)}: ${kind}${formatFieldError(e)}`;
+  const warnings = result.warnings.map(located('warning: '));
+  if (!result.ok) return [...result.errors.map(located('')), ...warnings];
+  if (warnings.length > 0) return warnings;
+  const model = resolveApp(result.app, defaultOperatorSettings);
+  const statefulSet = buildChildren(model).find((c) => c.kind === 'StatefulSet') as StatefulSet | undefined;
+  if (statefulSet === undefined) return [`${doc.at}: renders no StatefulSet`];
+  const initContainers = statefulSet.spec?.template.spec?.initContainers ?? [];
+  const installs = initContainers.some((c) => c.name === installContainerName);
+  return installs === (model.packages !== undefined)
+    ? []
+    : [`${doc.at}: the ${installContainerName} init container is wrongly rendered`];
+}
+
+// ---- files ---------------------------------------------------------------------------------------------------------
+
+function filesUnder(directory: string, suffixes: readonly string[]): string[] {
+  if (!existsSync(directory)) return [];
+  return readdirSync(directory, { withFileTypes: true })
+    .flatMap((entry) => {
+      const path = join(directory, entry.name);
+      if (entry.isDirectory()) return filesUnder(path, suffixes);
+      return suffixes.some((s) => entry.name.endsWith(s)) ? [path] : [];
+    })
+    .sort();
+}
+
+const markdownFiles = (): string[] => [
+  join(root, 'README.md'),
+  ...filesUnder(join(root, 'docs'), ['.md']),
+  ...filesUnder(join(root, 'examples'), ['.md']),
+];
+
+const readMarkdown = (path: string): Markdown => parseMarkdown(relative(root, path), readFileSync(path, 'utf8'));
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens, repeats numbered. */
+function headingAnchors(markdown: Markdown): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const { text } of markdown.prose) {
+    const heading = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(text)?.[1];
+    if (heading === undefined) continue;
+    const base = heading
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const count = seen.get(base) ?? 0;
+    seen.set(base, count + 1);
+    anchors.add(count === 0 ? base : `${base}-${count}`);
+  }
+  return anchors;
+}
+
+// ---- the tests -----------------------------------------------------------------------------------------------------
+
+describe('documentation', () => {
+  const markdown = markdownFiles().map(readMarkdown);
+
+  test('finds the Markdown files, each with its code fences closed', () => {
+    const files = markdown.map((m) => m.file);
+    for (const expected of [
+      'README.md',
+      'docs/user-guide/python-packages.md',
+      'docs/testing/python-packages-manual-tests.md',
+      'examples/python-packages/README.md',
+    ]) {
+      assert.ok(files.includes(expected), `${expected} is missing`);
+    }
+    assert.deepEqual(
+      markdown.flatMap((m) => m.problems),
+      [],
+    );
+  });
+
+  test('every KasprApp in examples/ validates and renders', (t) => {
+    const files = filesUnder(join(root, 'examples'), ['.yaml', '.yml']);
+    const problems: string[] = [];
+    let apps = 0;
+    for (const path of files) {
+      const file = relative(root, path);
+      const documents = yamlDocuments(file, readFileSync(path, 'utf8'), 1);
+      const kasprApps = documents.filter((d) => isKasprApp(d.value));
+      if (kasprApps.length === 0) problems.push(`${file}:1: no KasprApp in it`);
+      for (const doc of documents) {
+        if (doc.error !== undefined) problems.push(`${doc.at}: YAML: ${doc.error}`);
+        if (!isKasprApp(doc.value)) continue;
+        apps++;
+        problems.push(...checkKasprApp(doc));
+      }
+    }
+    assert.deepEqual(problems, []);
+    t.diagnostic(`${files.length} example files, ${apps} KasprApps`);
+    assert.ok(files.length >= 4, `only ${files.length} example files found`);
+    assert.ok(apps >= 4, `only ${apps} KasprApps found in examples/`);
+  });
+
+  test('every KasprApp in a fenced YAML block of the Markdown validates and renders', (t) => {
+    const problems: string[] = [];
+    let blocks = 0;
+    let apps = 0;
+    for (const md of markdown) {
+      for (const fence of md.fences.filter((f) => f.lang === 'yaml' || f.lang === 'yml')) {
+        blocks++;
+        for (const doc of yamlDocuments(md.file, fence.lines.join('\n'), fence.firstLine)) {
+          if (doc.error !== undefined) problems.push(`${doc.at}: YAML: ${doc.error}`);
+          if (!isKasprApp(doc.value)) continue;
+          apps++;
+          problems.push(...checkKasprApp(doc));
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    t.diagnostic(`${blocks} YAML blocks, ${apps} KasprApps`);
+    assert.ok(blocks >= 12, `only ${blocks} YAML blocks found`);
+    assert.ok(apps >= 12, `only ${apps} KasprApps found in the Markdown`);
+  });
+
+  test('every kasprop command line shown exists and accepts its options', (t) => {
+    const problems: string[] = [];
+    let checked = 0;
+    const seenCommands = new Set<string>();
+    for (const { at, invocation, fenced } of markdown.flatMap(findInvocations)) {
+      if (invocation.kind !== 'kasprop') continue;
+      const { command, args } = invocation;
+      if (command === undefined) {
+        if (fenced) problems.push(`${at}: kasprop without a command`);
+        continue;
+      }
+      if (placeholder.test(command)) continue; // `kasprop <command> --help`: a pattern, not a command line
+      checked++;
+      seenCommands.add(command);
+      const problem = checkCommandLine(command, args);
+      if (problem !== undefined) problems.push(`${at}: ${problem}`);
+    }
+    assert.deepEqual(problems, []);
+    t.diagnostic(`${checked} kasprop command lines`);
+    assert.ok(checked >= 30, `only ${checked} kasprop command lines found`);
+    assert.deepEqual([...seenCommands].sort(), commands.map((c) => c.name).sort(), 'every command is shown somewhere');
+  });
+
+  test('every npm script shown exists in package.json', (t) => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const { at, invocation } of markdown.flatMap(findInvocations)) {
+      if (invocation.kind !== 'npm-script') continue;
+      checked++;
+      if (!packageScripts.includes(invocation.script))
+        problems.push(`${at}: npm script '${invocation.script}' does not exist`);
+    }
+    assert.deepEqual(problems, []);
+    t.diagnostic(`${checked} npm script uses`);
+    assert.ok(checked >= 30, `only ${checked} npm script uses found`);
+  });
+
+  test('every relative link points to an existing file, and to an existing heading', (t) => {
+    const problems: string[] = [];
+    let checked = 0;
+    const anchorsOf = new Map(markdown.map((m) => [m.file, headingAnchors(m)]));
+    for (const md of markdown) {
+      for (const { line, text } of md.prose) {
+        const withoutCode = text.replace(/`+[^`]*`+/g, '');
+        for (const match of withoutCode.matchAll(/\]\(([^)\s]+)\)/g)) {
+          const target = match[1] ?? '';
+          if (/^[a-z]+:/i.test(target)) continue;
+          checked++;
+          const [path = '', anchor] = target.split('#', 2);
+          const file = path === '' ? md.file : relative(root, resolve(root, dirname(md.file), path));
+          if (!existsSync(join(root, file))) {
+            problems.push(`${md.file}:${line}: link to ${target}: no such file`);
+            continue;
+          }
+          if (anchor === undefined || statSync(join(root, file)).isDirectory()) continue;
+          const anchors = anchorsOf.get(file) ?? headingAnchors(readMarkdown(join(root, file)));
+          if (!anchors.has(anchor)) problems.push(`${md.file}:${line}: link to ${target}: no such heading in ${file}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+    t.diagnostic(`${checked} relative links`);
+    assert.ok(checked >= 30, `only ${checked} relative links found`);
+  });
+
+  test('the user guide covers every pythonPackages field, status field, error type, metric and reason', (t) => {
+    const guidePath = join(root, 'docs/user-guide/python-packages.md');
+    const guide = parseMarkdown(relative(root, guidePath), readFileSync(guidePath, 'utf8'));
+    const quoted = new Set(guide.prose.flatMap(({ text }) => inlineCode(text)));
+    const missing: string[] = [];
+    const mention = (term: string, what: string): void => {
+      if (!quoted.has(term)) missing.push(`${what} \`${term}\``);
+    };
+
+    // spec.pythonPackages, from the CRD: a leaf by its path, or (for a map such as resources.requests) by its name
+    // next to its parent's path.
+    const specFields = (node: SchemaNode, prefix: string): [string, string][] =>
+      Object.entries(node.properties ?? {}).flatMap(([name, child]) => {
+        const path = prefix === '' ? name : `${prefix}.${name}`;
+        return child.properties ? specFields(child, path) : [[path, prefix]];
+      });
+    const specSchema = kasprAppSchema.properties?.spec?.properties?.pythonPackages;
+    const statusSchema = kasprAppSchema.properties?.status?.properties?.pythonPackages;
+    assert.ok(specSchema && statusSchema);
+    const leaves = specFields(specSchema, '');
+    for (const [path, parent] of leaves) {
+      const name = path.slice(path.lastIndexOf('.') + 1);
+      if (!quoted.has(path) && !(parent !== '' && quoted.has(parent) && quoted.has(name))) {
+        missing.push(`spec.pythonPackages field \`${path}\``);
+      }
+    }
+    const statusFields = Object.keys(statusSchema.properties ?? {});
+    for (const field of statusFields) mention(field, 'status.pythonPackages field');
+
+    // The operator's own error types, for failures the installer cannot report (src/controller/install-observation.ts).
+    const errorTypes = [...INSTALL_ERROR_TYPES, 'configuration', 'image_pull', 'out_of_memory'];
+    for (const type of errorTypes) mention(type, 'error type');
+
+    const metrics = new Registry();
+    new PackageMetrics(metrics);
+    const metricNames = metrics.getMetricsAsArray().map((m) => m.name);
+    for (const name of metricNames) mention(name, 'metric');
+
+    // Condition and event reasons: the capitalized string literals on the controller's lines about a reason.
+    const reasons = new Set<string>();
+    for (const path of filesUnder(join(root, 'src/controller'), ['.ts'])) {
+      for (const line of readFileSync(path, 'utf8')
+        .split('\n')
+        .filter((l) => /\breason\b/.test(l))) {
+        for (const literal of line.matchAll(/'([A-Z][A-Za-z]+)'/g)) reasons.add(literal[1] ?? '');
+      }
+    }
+    for (const word of ['True', 'False', 'Unknown', 'Normal', 'Warning']) reasons.delete(word);
+    for (const reason of reasons) mention(reason, 'reason');
+
+    t.diagnostic(
+      `${leaves.length} spec fields, ${statusFields.length} status fields, ${errorTypes.length} error types, ` +
+        `${metricNames.length} metrics, ${reasons.size} reasons`,
+    );
+    assert.deepEqual(missing, [], `${relative(root, guidePath)} does not mention these`);
+    assert.ok(leaves.length >= 15, `only ${leaves.length} spec fields found in the CRD`);
+    assert.ok(statusFields.length >= 10, `only ${statusFields.length} status fields found in the CRD`);
+    assert.ok(metricNames.length === 3, `${metricNames.length} package metrics`);
+    assert.ok(reasons.size >= 15, `only ${reasons.size} reasons found in src/controller`);
+  });
+
+  test('the checks themselves catch what they should, with file and line', () => {
+    const sample = parseMarkdown(
+      'sample.md',
+      [
+        'Run `kasprop render -f <file> -o json` or `kasprop rendr -f x.yaml`; `kasprop` alone is a name.', // 1
+        '```sh', // 2
+        'npm run kasprop -- validate -f examples/basic.yaml | grep error > out.txt', // 3
+        'kasprop run --leader-elect false --no-such-flag', // 4
+        'FOO=1 npx node src/cli/main.ts local \\', // 5
+        '  --until-ready  # a comment', // 6
+        "kubectl get pods -o jsonpath='{.items[*].metadata.name}' && npm start -- -f <file>", // 7
+        'npm run no-such-script', // 8
+        'kasprop render -f examples/missing.yaml', // 9
+        '```', // 10
+        '```yaml', // 11
+        'apiVersion: kaspr.io/v1alpha1', // 12
+        'kind: KasprApp', // 13
+        'metadata: {name: bad}', // 14
+        'spec: {bootstrapServers: k:9092, pythonPackages: {packages: ["-r x.txt"]}}', // 15
+        '```', // 16
+      ].join('\n'),
+    );
+    const problems: string[] = [];
+    const found = findInvocations(sample).map(({ at, invocation }) => {
+      if (invocation.kind === 'npm-script') return `${at} npm ${invocation.script}`;
+      const { command, args } = invocation;
+      const problem = command === undefined ? undefined : checkCommandLine(command, args);
+      if (problem !== undefined) problems.push(`${at}: ${problem}`);
+      const verdict = command === undefined ? 'bare' : problem === undefined ? 'ok' : 'refused';
+      return `${at} kasprop ${command ?? '-'} [${args.join(' ')}] ${verdict}`;
+    });
+    assert.deepEqual(found, [
+      'sample.md:3 npm kasprop',
+      'sample.md:3 kasprop validate [-f examples/basic.yaml] ok',
+      'sample.md:4 kasprop run [--leader-elect false --no-such-flag] refused',
+      'sample.md:5 kasprop local [--until-ready] ok',
+      'sample.md:7 npm start',
+      'sample.md:7 kasprop local [-f <file>] ok',
+      'sample.md:8 npm no-such-script',
+      'sample.md:9 kasprop render [-f examples/missing.yaml] refused',
+      'sample.md:1 kasprop render [-f <file> -o json] ok',
+      'sample.md:1 kasprop rendr [-f x.yaml] refused',
+      'sample.md:1 kasprop - [] bare',
+    ]);
+    assert.match(problems[0] ?? '', /^sample\.md:4: kasprop run .*'--no-such-flag'/);
+    assert.equal(problems[1], 'sample.md:9: kasprop render: no such file: examples/missing.yaml');
+    assert.equal(
+      problems[2],
+      "sample.md:1: 'rendr' is not a kasprop command (known: crd, validate, render, run, local)",
+    );
+    const yaml = sample.fences.find((f) => f.lang === 'yaml');
+    assert.ok(yaml);
+    const [doc] = yamlDocuments(sample.file, yaml.lines.join('\n'), yaml.firstLine);
+    assert.ok(doc);
+    assert.equal(doc.at, 'sample.md:12');
+    const [problem, ...more] = checkKasprApp(doc);
+    assert.match(
+      problem ?? '',
+      /^sample\.md:15: spec\.pythonPackages\.packages\[0\]: invalid requirement "-r x\.txt": pip options/,
+    );
+    assert.deepEqual(more, []);
+    assert.deepEqual(parseMarkdown('open.md', 'text\n```sh\nkasprop crd\n').problems, [
+      'open.md:2: the code fence is never closed',
+    ]);
+  });
+});
