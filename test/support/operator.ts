@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { startOperator, type LeaderElectionSettings, type RunningOperator } from '../../src/controller/operator.ts';
 import { defaultOperatorSettings, type OperatorSettings } from '../../src/model/operator-settings.ts';
 import { KubeClient, type RequestInfo } from '../../src/runtime/kube/client.ts';
-import { loadKubeConfigFile } from '../../src/runtime/kube/config.ts';
+import { loadKubeConfigFile, type KubeConfig } from '../../src/runtime/kube/config.ts';
 import { createLogger, type LogLevel } from '../../src/runtime/logger.ts';
 import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 import type { Cluster } from './integration.ts';
@@ -28,13 +28,18 @@ export interface TestOperatorOptions {
   readonly workers?: number;
   readonly logLevel?: LogLevel;
   readonly resyncPeriodMs?: number;
+  /**
+   * Whom the operator connects as; default the run's admin kubeconfig. E.g. a ServiceAccount's token (with the
+   * server and CA only, no client certificate), to run it under the RBAC of deploy/.
+   */
+  readonly kubeConfig?: KubeConfig;
 }
 
 export async function startTestOperator(cluster: Cluster, options: TestOperatorOptions): Promise<TestOperator> {
   const requests: RequestInfo[] = [];
   const registry = new Registry();
   const runtimeMetrics = new RuntimeMetrics(registry);
-  const client = new KubeClient(loadKubeConfigFile(cluster.kubeconfigPath), {
+  const client = new KubeClient(options.kubeConfig ?? loadKubeConfigFile(cluster.kubeconfigPath), {
     onRequest: (info) => {
       requests.push(info);
       runtimeMetrics.observeRequest(info);
