@@ -2,7 +2,7 @@
 // simulator and wheel index are the integration tests' own (test/support), loaded only when this command runs,
 // so `kasprop run` never loads test code.
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { parseLogLevel } from '../runtime/logger.ts';
+import { parseLogLevel, type LogLevel } from '../runtime/logger.ts';
 import type { OptionValues } from './commands.ts';
 import type { CommandIo } from './validate.ts';
 
@@ -22,8 +22,24 @@ export const localOptions = {
   --log-level LEVEL    the operator's log level (default warn)`,
 } as const satisfies { options: ParseArgsOptionsConfig; help: string };
 
+export interface LocalOptions {
+  readonly file: string;
+  readonly indexUrl: string | undefined;
+  readonly untilReady: boolean;
+  readonly logLevel: LogLevel;
+}
+
+/** test/support/local.ts, as this command sees it. */
+interface LocalRunner {
+  runLocal(options: LocalOptions, io: CommandIo): Promise<number>;
+}
+
+// Not a literal on purpose: the compiler then leaves test code out of the build (and the image); `kasprop local`
+// is for a checkout of the repository, where the file is.
+const localRunnerModule = '../../test/support/local.ts';
+
 export async function localCommand(values: OptionValues, io: CommandIo): Promise<number> {
-  const { runLocal } = await import('../../test/support/local.ts');
+  const { runLocal } = (await import(localRunnerModule)) as LocalRunner;
   return runLocal(
     {
       file: String(values.file ?? defaultLocalExample),

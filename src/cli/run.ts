@@ -25,6 +25,7 @@ export const runOptions = {
     'leader-elect': { type: 'string' },
     'leader-election-namespace': { type: 'string' },
     'log-level': { type: 'string' },
+    'resync-period': { type: 'string' },
   },
   help: `  --kubeconfig PATH            kubeconfig to use (env KUBECONFIG); default: in-cluster, else ~/.kube/config
   --context NAME               kubeconfig context (default: the current one)
@@ -36,6 +37,7 @@ export const runOptions = {
   --leader-election-namespace NS
                                where the Lease lives (env POD_NAMESPACE); default: the kubeconfig namespace
   --log-level LEVEL            debug, info, warn or error (env LOG_LEVEL); default info
+  --resync-period SECONDS      reconcile every KasprApp this often even without a change (env RESYNC_PERIOD); default 600
   Operator settings: PYTHON_PACKAGES_ENABLED=false ignores spec.pythonPackages (with a warning).`,
 } as const satisfies { options: ParseArgsOptionsConfig; help: string };
 
@@ -50,6 +52,7 @@ export interface RunConfig {
   readonly leaderElect: boolean;
   readonly leaseNamespace: string;
   readonly logLevel: ReturnType<typeof parseLogLevel>;
+  readonly resyncPeriodSeconds: number;
 }
 
 export function parseRunConfig(values: RunValues, env: NodeJS.ProcessEnv): RunConfig {
@@ -76,6 +79,7 @@ export function parseRunConfig(values: RunValues, env: NodeJS.ProcessEnv): RunCo
     leaderElect: boolean('--leader-elect', values['leader-elect'] ?? env.LEADER_ELECT ?? 'true'),
     leaseNamespace: values['leader-election-namespace'] ?? env.POD_NAMESPACE ?? kube.namespace,
     logLevel: parseLogLevel(values['log-level'] ?? env.LOG_LEVEL ?? 'info'),
+    resyncPeriodSeconds: integer('--resync-period', values['resync-period'] ?? env.RESYNC_PERIOD ?? '600', 1, 86_400),
   };
 }
 
@@ -126,6 +130,7 @@ export async function runCommand(values: RunValues, io: CommandIo, env: NodeJS.P
         ? { namespace: config.leaseNamespace, name: 'kasprop-leader', identity: defaultIdentity(env) }
         : undefined,
       http: { port: config.metricsPort, host: config.metricsHost },
+      resyncPeriodMs: config.resyncPeriodSeconds * 1000,
     },
     shutdown.signal,
   );

@@ -7,6 +7,7 @@ import { managedBy } from '../model/labels.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube/client.ts';
 import { ResourceTypes, type ResourceType } from '../runtime/kube/resources.ts';
 import { dropManagedFields, Informer, objectKey } from '../runtime/informer.ts';
+import { StringInterner } from '../runtime/string-interning.ts';
 import type { Logger } from '../runtime/logger.ts';
 
 /** The child types, in the order the reconcile steps use them. */
@@ -65,10 +66,19 @@ export class ClusterView {
   constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
     const common = { client, namespaces, logger };
     this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
+    // Every StatefulSet with packages carries the installer's bootstrap and program in its init container's args.
+    const interner = new StringInterner();
+    const slimChild = (object: KubeObject): KubeObject => interner.internDeep(dropManagedFields(object));
     for (const type of childTypes) {
       this.#children.set(
         type,
-        new Informer<KubeObject>({ ...common, type, labelSelector: managedSelector, indexers: { [byApp]: appKeyOf } }),
+        new Informer<KubeObject>({
+          ...common,
+          type,
+          labelSelector: managedSelector,
+          transform: slimChild,
+          indexers: { [byApp]: appKeyOf },
+        }),
       );
     }
     this.pods = new Informer<Pod>({

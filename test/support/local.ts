@@ -17,20 +17,14 @@ import { parseRequirement } from '../../src/packages/requirement.ts';
 import type { CommandIo } from '../../src/cli/validate.ts';
 import type { KubeClient, KubeObject } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, resourceTypeOf } from '../../src/runtime/kube/resources.ts';
-import { createLogger, type LogLevel } from '../../src/runtime/logger.ts';
+import { createLogger } from '../../src/runtime/logger.ts';
+import type { LocalOptions } from '../../src/cli/local.ts';
 import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 import { startControlPlane } from './controlplane.ts';
 import { imagePath } from './kasprapps.ts';
 import { startPodSimulator } from './pod-simulator.ts';
 import { startWheelIndex } from './wheel-index.ts';
 import type { WheelProject } from './wheels.ts';
-
-export interface LocalOptions {
-  readonly file: string;
-  readonly indexUrl: string | undefined;
-  readonly untilReady: boolean;
-  readonly logLevel: LogLevel;
-}
 
 const namespace = 'default';
 

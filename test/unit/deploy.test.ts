@@ -326,24 +326,26 @@ describe('Dockerfile', () => {
     for (const stage of all) assert.match(stage.from, /^FROM node:\$\{NODE_VERSION\}-[a-z]+-slim( AS \w+)?$/);
   });
 
-  test('installs production dependencies only, from the lock file, and runs no npm in the final image', () => {
-    const install = all.slice(0, -1).flatMap((s) => s.instructions.filter((i) => i.startsWith('RUN npm')));
-    assert.deepEqual(install, ['RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund']);
+  test('compiles in a build stage, installs production dependencies only, and runs no npm in the final image', () => {
+    const npmRuns = all.slice(0, -1).map((s) => s.instructions.filter((i) => i.startsWith('RUN npm')));
+    assert.deepEqual(npmRuns, [
+      ['RUN npm ci --ignore-scripts --no-audit --no-fund', 'RUN npm run build'],
+      ['RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund'],
+    ]);
     assert.ok(!runtime.instructions.some((i) => /^RUN .*\bnpm (ci|install|i)\b/.test(i)));
     assert.ok(runtime.instructions.some((i) => i.startsWith('RUN rm -rf /usr/local/lib/node_modules')));
   });
 
-  test('copies only what runs: package.json, package-lock.json, src/, crds/ and the production node_modules', () => {
+  test('copies only what runs: package.json, package-lock.json, the build (dist/) and the production node_modules', () => {
     const copies = runtime.instructions.filter((i) => i.startsWith('COPY'));
     assert.deepEqual(copies, [
       'COPY --from=dependencies /app/node_modules ./node_modules',
       'COPY package.json package-lock.json ./',
-      'COPY src ./src',
-      'COPY crds ./crds',
+      'COPY --from=build /app/dist ./dist',
     ]);
   });
 
-  test('runs node src/cli/main.ts run as a non-root numeric user, in production mode', () => {
+  test('runs node dist/src/cli/main.js run as a non-root numeric user, in production mode', () => {
     const user = runtime.instructions.filter((i) => i.startsWith('USER '));
     assert.equal(user.length, 1);
     const [uid, gid] = user[0]!.slice(5).split(':').map(Number);
@@ -351,7 +353,8 @@ describe('Dockerfile', () => {
     assert.equal(podSpec.securityContext?.runAsUser, uid, 'the Deployment runs as the image user');
     assert.equal(podSpec.securityContext?.runAsGroup, gid);
     assert.ok(runtime.instructions.includes('ENV NODE_ENV=production'));
-    assert.ok(runtime.instructions.includes('ENTRYPOINT ["node", "src/cli/main.ts"]'));
+    assert.ok(runtime.instructions.includes('ENTRYPOINT ["node", "dist/src/cli/main.js"]'));
+    assert.ok(runtime.instructions.includes('ENV NODE_OPTIONS=--max-semi-space-size=4'));
     assert.ok(runtime.instructions.includes('CMD ["run"]'));
     assert.ok(runtime.instructions.includes(`EXPOSE ${container.ports?.[0]?.containerPort}`));
   });
@@ -364,7 +367,7 @@ describe('Dockerfile', () => {
     assert.equal(patterns[0], '*', 'an allow-list');
     assert.deepEqual(
       patterns.filter((p) => p.startsWith('!')),
-      ['!package.json', '!package-lock.json', '!src/', '!crds/'],
+      ['!package.json', '!package-lock.json', '!tsconfig.json', '!tsconfig.build.json', '!src/', '!crds/'],
     );
   });
 });

@@ -1,0 +1,177 @@
+// The operator at scale on the real control plane: how long 200 KasprApps take to converge, how many mutating
+// requests a steady-state resync sends, and the operator's memory with 1000 KasprApps. The operator runs as the
+// image runs it (`npm run build`'s JavaScript, with the Dockerfile's NODE_OPTIONS) in a process of its own, so its
+// RSS is its own; figures come from its /metrics and /proc.
+// No pod simulator: pods stay Pending, so this measures the operator (children, status), not pip.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KasprAppResource, type KasprApp } from '../src/api/types.ts';
+import type { KubeClient } from '../src/runtime/kube/client.ts';
+import { listAll } from '../src/runtime/kube/client.ts';
+import { ResourceTypes } from '../src/runtime/kube/resources.ts';
+import { startControlPlane } from '../test/support/controlplane.ts';
+import { installKasprAppCrd } from '../test/support/integration.ts';
+import { kasprApp } from '../test/support/kasprapps.ts';
+
+const FIRST_BATCH = 200;
+const TOTAL = 1000;
+const RESYNC_SECONDS = 20;
+const namespace = 'bench';
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const main = join(repo, 'dist', 'src', 'cli', 'main.js');
+const imageNodeOptions = /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(repo, 'Dockerfile'), 'utf8'))?.[1] ?? '';
+
+if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' }).status !== 0) {
+  throw new Error('npm run build failed');
+}
+
+const root = mkdtempSync(join(tmpdir(), 'kasprop-bench-'));
+const controlPlane = await startControlPlane({ rootDir: join(root, 'controlplane') });
+const client = controlPlane.client({ requestTimeoutMs: 60_000 });
+const operator = spawn(
+  process.execPath,
+  [
+    main,
+    'run',
+    '--kubeconfig',
+    controlPlane.kubeconfigPath,
+    '--namespaces',
+    namespace,
+    '--leader-elect',
+    'false',
+    '--metrics-port',
+    '0',
+    '--metrics-host',
+    '127.0.0.1',
+    '--log-level',
+    'warn',
+    '--resync-period',
+    String(RESYNC_SECONDS),
+  ],
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: imageNodeOptions } },
+);
+console.log(`operator: node ${imageNodeOptions} dist/src/cli/main.js run (as in the image)`);
+try {
+  const metricsUrl = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    operator.stderr.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /serving \/metrics, \/healthz and \/readyz on (http:\/\/\S+)/.exec(seen);
+      if (match?.[1]) resolve(match[1]);
+    });
+    operator.once('exit', (code) => reject(new Error(`the operator exited (${String(code)}): ${seen}`)));
+  });
+  await installKasprAppCrd(client);
+  await client.create(ResourceTypes.Namespace, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+
+  console.log(`operator RSS idle: ${rssMiB(operator.pid!).toFixed(0)} MiB`);
+  const convergeFirst = await createAndConverge(client, 0, FIRST_BATCH);
+  console.log(
+    `${FIRST_BATCH} KasprApps converged in ${convergeFirst.toFixed(1)} s (target < 60 s; created and reconciled, 7 children + status each)`,
+  );
+
+  // Steady state: let the operator go quiet, then watch one full resync of every app.
+  await quiet(metricsUrl);
+  const before = await scrape(metricsUrl);
+  await waitUntil(
+    async () => (await scrape(metricsUrl)).reconciles >= before.reconciles + FIRST_BATCH,
+    (RESYNC_SECONDS + 60) * 1000,
+  );
+  const after = await scrape(metricsUrl);
+  console.log(
+    `steady-state resync of ${FIRST_BATCH} apps: ${after.mutating - before.mutating} mutating requests ` +
+      `(${((after.mutating - before.mutating) / FIRST_BATCH).toFixed(2)} per app; target 0)`,
+  );
+
+  const convergeRest = await createAndConverge(client, FIRST_BATCH, TOTAL);
+  console.log(`${TOTAL - FIRST_BATCH} more KasprApps converged in ${convergeRest.toFixed(1)} s`);
+  await quiet(metricsUrl);
+  const memory = await scrape(metricsUrl);
+  console.log(
+    `operator RSS with ${TOTAL} KasprApps: ${rssMiB(operator.pid!).toFixed(0)} MiB (target < 150 MB; V8 heap used ` +
+      `${memory.heapUsedMiB.toFixed(0)} of ${memory.heapTotalMiB.toFixed(0)} MiB, external ${memory.externalMiB.toFixed(0)} MiB)`,
+  );
+} finally {
+  operator.kill('SIGTERM');
+  await new Promise((done) => operator.once('exit', done));
+  client.close();
+  await controlPlane.stop();
+  rmSync(root, { recursive: true, force: true });
+}
+
+async function createAndConverge(kube: KubeClient, from: number, to: number): Promise<number> {
+  const started = performance.now();
+  const names = Array.from({ length: to - from }, (_, i) => `app-${String(from + i).padStart(4, '0')}`);
+  // A few creates in flight at a time, as a deploy pipeline would.
+  for (let i = 0; i < names.length; i += 10) {
+    await Promise.all(
+      names.slice(i, i + 10).map((name) =>
+        kube.create(
+          KasprAppResource,
+          kasprApp(namespace, name, {
+            pythonPackages: { packages: ['requests==2.31.0'], indexUrl: 'http://127.0.0.1:9/simple' },
+          }),
+        ),
+      ),
+    );
+  }
+  await waitUntil(async () => {
+    const apps = await listAll<KasprApp>(kube, KasprAppResource, { namespace });
+    const done = apps.items.filter(
+      (a) => a.status?.observedGeneration === a.metadata.generation && a.status?.pythonPackages !== undefined,
+    );
+    const statefulSets = await listAll(kube, ResourceTypes.StatefulSet, { namespace });
+    return done.length >= to && statefulSets.items.length >= to;
+  }, 300_000);
+  return (performance.now() - started) / 1000;
+}
+
+interface Scrape {
+  readonly mutating: number;
+  readonly reconciles: number;
+  readonly heapUsedMiB: number;
+  readonly heapTotalMiB: number;
+  readonly externalMiB: number;
+}
+
+async function scrape(url: string): Promise<Scrape> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((total, m) => total + Number(m[1]), 0);
+  return {
+    mutating: sum(/^kasprop_api_requests_total\{verb="(?:POST|PUT|PATCH|DELETE)",code="[^"]*"\} (\S+)$/gm),
+    reconciles: sum(/^kasprop_reconcile_total\{controller="kasprapp",result="[^"]*"\} (\S+)$/gm),
+    heapUsedMiB: sum(/^nodejs_heap_size_used_bytes (\S+)$/gm) / 2 ** 20,
+    heapTotalMiB: sum(/^nodejs_heap_size_total_bytes (\S+)$/gm) / 2 ** 20,
+    externalMiB: sum(/^nodejs_external_memory_bytes (\S+)$/gm) / 2 ** 20,
+  };
+}
+
+/** Waits until no mutating request has been sent for 5 s (the operator has nothing left to do). */
+async function quiet(url: string): Promise<void> {
+  let last = (await scrape(url)).mutating;
+  let since = performance.now();
+  await waitUntil(async () => {
+    const now = (await scrape(url)).mutating;
+    if (now !== last) {
+      last = now;
+      since = performance.now();
+    }
+    return performance.now() - since >= 5_000;
+  }, 300_000);
+}
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((done) => setTimeout(done, 500));
+  }
+}
+
+function rssMiB(pid: number): number {
+  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kib ?? 0) / 1024;
+}
