@@ -197,7 +197,7 @@ export interface PythonPackagesResources {
 export interface PythonPackagesSpec {
   /** pip requirements (PEP 508, or a VCS URL with `#egg=`), one project per entry. */
   packages: string[];
-  /** The package index (http or https). Defaults to the image's pip configuration (normally PyPI). */
+  /** The package index (http or https). Defaults to PyPI; the image's own pip configuration is not used. */
   indexUrl?: string;
   /** Additional package indexes (http or https). */
   extraIndexUrls?: string[];
