@@ -5,7 +5,7 @@ import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  { ignores: ['node_modules/', 'tools/controlplane/'] },
+  { ignores: ['node_modules/', 'dist/', 'tools/controlplane/'] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {

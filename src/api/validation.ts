@@ -15,6 +15,7 @@ import type { FieldError } from './field-error.ts';
 import { kasprAppSchema } from './crd.ts';
 import { parseRequirement, type Requirement } from '../packages/requirement.ts';
 import { checkTrustedHost, checkUrl } from '../packages/url.ts';
+import { INSTALLER_ENV_PREFIX } from '../packages/installer-contract.ts';
 
 export type Validation =
   | { readonly ok: true; readonly app: KasprApp; readonly warnings: readonly FieldError[] }
@@ -103,6 +104,27 @@ function checkSpec(spec: Record<string, unknown>, error: Report, warnings: Field
   }
   checkRequestsWithinLimits(typed.resources, ['spec', 'resources'], error);
   if (isRecord(typed.pythonPackages)) checkPythonPackages(typed.pythonPackages, error);
+  checkTemplateEnv(typed, error, warnings);
+}
+
+function checkTemplateEnv(spec: Partial<KasprAppSpec>, error: Report, warnings: FieldError[]): void {
+  spec.template?.pythonPackagesInitContainer?.env?.forEach((variable, index) => {
+    if (typeof variable.name === 'string' && variable.name.startsWith(INSTALLER_ENV_PREFIX)) {
+      error(
+        ['spec', 'template', 'pythonPackagesInitContainer', 'env', index, 'name'],
+        `${INSTALLER_ENV_PREFIX}* variables are the installer's inputs; they come from spec.pythonPackages only`,
+      );
+    }
+  });
+  if (spec.pythonPackages === undefined) return;
+  spec.template?.kasprContainer?.env?.forEach((variable, index) => {
+    if (variable.name === 'PYTHONPATH' && variable.value === undefined) {
+      warnings.push({
+        path: formatPath(['spec', 'template', 'kasprContainer', 'env', index]),
+        message: 'a PYTHONPATH from valueFrom replaces the packages directory: the app will not see its pythonPackages',
+      });
+    }
+  });
 }
 
 function checkPythonPackages(packages: Record<string, unknown>, error: Report): void {

@@ -45,6 +45,8 @@ export const commands: readonly Command[] = [
     synopsis: '-f FILE...',
     summary: 'validate KasprApp manifests (multi-document YAML); exit 1 on any error',
     options: { file: { type: 'string', short: 'f', multiple: true } },
+    help: `  -f, --file FILE      a manifest file; repeat for more. Each error prints as file:document:field: reason;
+                       warnings go to stderr; documents of other kinds are skipped`,
     run: (values, io) => (needFiles('validate', values, io) ? validateCommand(files(values), io) : 2),
   },
   {
@@ -55,6 +57,9 @@ export const commands: readonly Command[] = [
       file: { type: 'string', short: 'f', multiple: true },
       output: { type: 'string', short: 'o', default: 'yaml' },
     },
+    help: `  -f, --file FILE      a manifest file; repeat for more (invalid input prints the errors, nothing on stdout)
+  -o, --output FORMAT  yaml (a multi-document stream, the default) or json (a v1 List)
+  PYTHON_PACKAGES_ENABLED=false renders as an operator with the feature off would`,
     run: (values, io, env) => {
       const output = values.output;
       if (output !== 'yaml' && output !== 'json') {

@@ -31,7 +31,7 @@ export interface LocalOptions {
 
 /** test/support/local.ts, as this command sees it. */
 interface LocalRunner {
-  runLocal(options: LocalOptions, io: CommandIo): Promise<number>;
+  readonly runLocal: (options: LocalOptions, io: CommandIo) => Promise<number>;
 }
 
 // Not a literal on purpose: the compiler then leaves test code out of the build (and the image); `kasprop local`

@@ -5,7 +5,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KasprApp, KasprAppStatus, PythonPackagesStatus } from '../api/types.ts';
 import type { FieldError } from '../api/field-error.ts';
 import { formatFieldError } from '../api/field-error.ts';
-import type { AppModel } from '../model/app-model.ts';
+import { packagesIgnoredWarning, type AppModel } from '../model/app-model.ts';
 import { ConditionTypes, removeCondition, setCondition, type ConditionUpdate } from './conditions.ts';
 import { packagesStatus, type CacheMode } from './packages-status.ts';
 
@@ -45,8 +45,15 @@ export function validStatus(input: ValidStatusInput): KasprAppStatus {
   const set = (update: ConditionUpdate): void => {
     conditions = setCondition(conditions, update, now, generation);
   };
-  conditions = pythonPackages ? conditions : removeCondition(conditions, ConditionTypes.pythonPackagesReady);
   if (pythonPackages) set(packagesCondition(pythonPackages));
+  else if (model.packagesIgnored) {
+    set({
+      type: ConditionTypes.pythonPackagesReady,
+      status: 'False',
+      reason: 'Disabled',
+      message: packagesIgnoredWarning,
+    });
+  } else conditions = removeCondition(conditions, ConditionTypes.pythonPackagesReady);
   set(
     rolledOut
       ? {

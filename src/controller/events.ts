@@ -1,6 +1,7 @@
 // Events on the KasprApp, derived from status transitions rather than from reconciles: a reconcile may run a
 // hundred times for one install, a transition happens once (and survives operator restarts, being in the status).
 import type { KasprAppStatus } from '../api/types.ts';
+import { isFallbackWarning } from './packages-volume.ts';
 
 export interface AppEvent {
   readonly type: 'Normal' | 'Warning';
@@ -20,7 +21,7 @@ export function packagesEvents(previous: KasprAppStatus | undefined, next: Kaspr
         {
           type: 'Normal',
           reason: 'PackagesInstalled',
-          message: `${after.installed?.length ?? 0} distributions for spec hash ${after.hash ?? ''} installed by ${after.installedBy ?? 'a pod'} in ${after.installDuration ?? '?'}`,
+          message: `${distributions(after.installed?.length ?? 0)} for spec hash ${after.hash ?? ''} installed by ${after.installedBy ?? 'a pod'} in ${after.installDuration ?? '?'}`,
         },
       ];
     case 'Failed':
@@ -46,6 +47,49 @@ export function packagesEvents(previous: KasprAppStatus | undefined, next: Kaspr
   }
 }
 
+const distributions = (count: number): string => `${count} ${count === 1 ? 'distribution' : 'distributions'}`;
+
+/** Once, when the operator starts ignoring the app's pythonPackages (PYTHON_PACKAGES_ENABLED=false). */
+export function packagesDisabledEvents(previous: KasprAppStatus | undefined, next: KasprAppStatus): AppEvent[] {
+  const reason = (status: KasprAppStatus | undefined) =>
+    status?.conditions?.find((c) => c.type === 'PythonPackagesReady')?.reason;
+  const condition = next.conditions?.find((c) => c.type === 'PythonPackagesReady');
+  if (condition?.reason !== 'Disabled' || reason(previous) === 'Disabled') return [];
+  return [{ type: 'Warning', reason: 'PythonPackagesDisabled', message: condition.message ?? '' }];
+}
+
+/** The validation warnings of a spec generation, once, on its first reconcile. */
+export function specWarningEvents(
+  previous: KasprAppStatus | undefined,
+  generation: number | undefined,
+  warnings: readonly string[],
+): AppEvent[] {
+  if (warnings.length === 0 || previous?.observedGeneration === generation) return [];
+  return [{ type: 'Warning', reason: 'SpecWarnings', message: warnings.join('; ') }];
+}
+
 export function invalidSpecEvent(messages: readonly string[]): AppEvent {
   return { type: 'Warning', reason: 'InvalidSpec', message: messages.join('; ') };
+}
+
+/** When the cache falls back to per-pod emptyDir (its claim cannot be provisioned), and when it comes back. */
+export function fallbackEvents(previous: KasprAppStatus | undefined, next: KasprAppStatus): AppEvent[] {
+  const fellBack = (status: KasprAppStatus | undefined): string | undefined =>
+    status?.pythonPackages?.cacheMode === 'emptyDir'
+      ? status.pythonPackages.warnings?.find(isFallbackWarning)
+      : undefined;
+  const before = fellBack(previous);
+  const after = fellBack(next);
+  if (after !== undefined && before === undefined)
+    return [{ type: 'Warning', reason: 'CacheFallback', message: after }];
+  if (before !== undefined && after === undefined && next.pythonPackages?.cacheMode === 'shared') {
+    return [
+      {
+        type: 'Normal',
+        reason: 'CacheRestored',
+        message: 'the packages claim is bound; pods use the shared cache again',
+      },
+    ];
+  }
+  return [];
 }

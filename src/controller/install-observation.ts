@@ -39,8 +39,10 @@ export function observeInstall(pod: Pod, hash: string): InstallObservation | und
   if (waiting?.reason !== undefined && imageReasons.has(waiting.reason)) {
     return waitingFailure(name, uid, 'image_pull', waiting.message ?? waiting.reason);
   }
+  // Backing off or running again after a failed run: the install is failing until a run succeeds, so the status
+  // stays Failed through the kubelet's retries instead of flapping to Installing and back on every restart.
   const last = status.lastState?.terminated;
-  if (waiting?.reason === 'CrashLoopBackOff' && last) return fromTermination(name, uid, last);
+  if (last !== undefined && last.exitCode !== 0) return fromTermination(name, uid, last);
   return { kind: 'installing', pod: name };
 }
 

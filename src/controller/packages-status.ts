@@ -27,14 +27,12 @@ export function packagesStatus(input: PackagesStatusInput): PythonPackagesStatus
   const failures = observations.flatMap(failureOf);
   const base = { hash: input.hash, cacheMode: input.cacheMode };
 
-  // On a shared cache one Ready result means the packages are on the volume for every pod, and they stay there
-  // while pods come and go; per-pod volumes are ready only when every pod of the spec says so.
+  // One Ready result means the packages of this spec install: on a shared cache they are on the volume for every
+  // pod, and with per-pod volumes every new pod installs the same set. Once Ready, a hash stays Ready while pods
+  // come and go (new pods installing, or none at all) unless one of them fails.
   const previousReady =
     input.previous?.hash === input.hash && input.previous.state === 'Ready' ? input.previous : undefined;
-  const isReady =
-    input.cacheMode === 'shared'
-      ? ready.length > 0 || (previousReady !== undefined && failures.length === 0)
-      : observations.length > 0 && ready.length === observations.length;
+  const isReady = failures.length === 0 && (ready.length > 0 || previousReady !== undefined);
 
   if (isReady) {
     const install = newestInstall(ready.map((o) => o.result));

@@ -12,6 +12,12 @@ export interface PackagesVolumeDecision {
   readonly warnings: readonly string[];
 }
 
+const fallbackWarningStart = 'the packages claim';
+
+/** Whether a status warning is the one that says the cache fell back to per-pod emptyDir. */
+export const isFallbackWarning = (warning: string): boolean =>
+  warning.startsWith(fallbackWarningStart) && warning.includes('cannot be provisioned');
+
 /**
  * Falls back to per-pod emptyDir only on evidence that the claim cannot be provisioned (a ProvisioningFailed
  * event newer than its last successful state): a merely Pending claim may be waiting for its first consumer
@@ -33,7 +39,7 @@ export function decidePackagesVolume(
     source: 'emptyDir',
     cacheMode: 'emptyDir',
     warnings: [
-      `the packages claim ${claim.metadata?.name ?? ''} cannot be provisioned (${failure.message ?? 'ProvisioningFailed'}); ` +
+      `${fallbackWarningStart} ${claim.metadata?.name ?? ''} cannot be provisioned (${failure.message ?? 'ProvisioningFailed'}); ` +
         'each pod installs into its own emptyDir until the claim binds',
     ],
   };

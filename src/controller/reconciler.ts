@@ -15,7 +15,14 @@ import { invalidStatus, validStatus } from './app-status.ts';
 import type { ClusterView } from './cluster-view.ts';
 import { ConditionTypes, setCondition } from './conditions.ts';
 import type { EventRecorder } from './event-recorder.ts';
-import { invalidSpecEvent, packagesEvents, type AppEvent } from './events.ts';
+import {
+  invalidSpecEvent,
+  fallbackEvents,
+  packagesDisabledEvents,
+  packagesEvents,
+  specWarningEvents,
+  type AppEvent,
+} from './events.ts';
 import { observeInstall } from './install-observation.ts';
 import type { InstallLedger } from './install-ledger.ts';
 import type { PackageMetrics } from './package-metrics.ts';
@@ -81,24 +88,33 @@ export class KasprAppReconciler {
 
     const warnings = [...packagesVolume.warnings];
     const events: AppEvent[] = [];
-    try {
-      for (const step of childSteps) {
-        const outcome = await this.#runStep(step, model, packagesVolume, warnings, signal);
-        if (outcome !== 'unchanged') {
-          logger.info('child reconciled', { step: step.name, result: outcome, name: step.childName(model.names) });
-        }
-        if (step.name === 'packages-claim' && (outcome === 'created' || outcome === 'deleted')) {
-          events.push({
-            type: 'Normal',
-            reason: outcome === 'created' ? 'ClaimCreated' : 'ClaimDeleted',
-            message: `python packages claim ${claimName} ${outcome}`,
-          });
-        }
+    // A child the apiserver refuses (say, a claim resize its storage class does not allow) is reported, but does not
+    // hold back the steps after it: each child is independent enough that the others should still converge.
+    const failures: string[] = [];
+    for (const step of childSteps) {
+      let outcome: StepOutcome;
+      try {
+        outcome = await this.#runStep(step, model, packagesVolume, warnings, signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        failures.push(`${step.childName(model.names)}: ${error instanceof Error ? error.message : String(error)}`);
+        continue;
       }
-    } catch (error) {
-      if (signal.aborted) throw error;
-      await this.#reportApplyFailure(app, error, signal);
-      throw error;
+      if (outcome !== 'unchanged') {
+        logger.info('child reconciled', { step: step.name, result: outcome, name: step.childName(model.names) });
+      }
+      if (step.name === 'packages-claim' && (outcome === 'created' || outcome === 'deleted')) {
+        events.push({
+          type: 'Normal',
+          reason: outcome === 'created' ? 'ClaimCreated' : 'ClaimDeleted',
+          message: `python packages claim ${claimName} ${outcome}`,
+        });
+      }
+    }
+    if (failures.length > 0) {
+      const message = failures.join('; ');
+      await this.#reportApplyFailure(app, message, signal);
+      throw new Error(`children refused by the apiserver: ${message}`);
     }
 
     const pods = view.podsOf(key);
@@ -113,7 +129,12 @@ export class KasprAppReconciler {
       now: this.#now().toISOString(),
     });
     this.#countInstalls(model, pods);
-    events.push(...packagesEvents(app.status, status), ...fallbackEvents(app.status, status, warnings));
+    events.push(
+      ...specWarningEvents(app.status, app.metadata.generation, validation.warnings.map(formatFieldError)),
+      ...packagesEvents(app.status, status),
+      ...packagesDisabledEvents(app.status, status),
+      ...fallbackEvents(app.status, status),
+    );
     await this.#writeStatus(app, status, signal);
     for (const event of events) await this.#deps.events.record(app, event);
   }
@@ -153,8 +174,7 @@ export class KasprAppReconciler {
   }
 
   /** A child the apiserver refused (e.g. an invalid template field): say so on the app, then let the queue retry. */
-  async #reportApplyFailure(app: KasprApp, error: unknown, signal: AbortSignal): Promise<void> {
-    const message = error instanceof Error ? error.message : String(error);
+  async #reportApplyFailure(app: KasprApp, message: string, signal: AbortSignal): Promise<void> {
     const previous = app.status ?? {};
     const conditions = setCondition(
       previous.conditions ?? [],
@@ -176,25 +196,3 @@ const readyCondition = (status: KasprAppStatus | undefined) =>
   status?.conditions?.find((c) => c.type === ConditionTypes.ready);
 const readyReason = (status: KasprAppStatus | undefined): string | undefined => readyCondition(status)?.reason;
 const readyMessage = (status: KasprAppStatus | undefined): string | undefined => readyCondition(status)?.message;
-
-function fallbackEvents(
-  previous: KasprAppStatus | undefined,
-  next: KasprAppStatus,
-  warnings: readonly string[],
-): AppEvent[] {
-  const before = previous?.pythonPackages?.cacheMode;
-  const after = next.pythonPackages?.cacheMode;
-  if (before === after || after === undefined) return [];
-  const fellBack = after === 'emptyDir' && warnings.length > 0;
-  return fellBack
-    ? [{ type: 'Warning', reason: 'CacheFallback', message: warnings.join('; ') }]
-    : before === 'emptyDir' && after === 'shared'
-      ? [
-          {
-            type: 'Normal',
-            reason: 'CacheRestored',
-            message: 'the packages claim is bound; pods use the shared cache again',
-          },
-        ]
-      : [];
-}

@@ -44,9 +44,14 @@ export interface AppModel {
   readonly replicas: number;
   /** Absent when the app has no pythonPackages, or the operator has the feature turned off. */
   readonly packages?: PackagesPlan;
+  /** The spec has pythonPackages but the operator runs with the feature off: nothing of it is built or deleted. */
+  readonly packagesIgnored: boolean;
   /** Things the user should know that are not errors (shown as status warnings and events). */
   readonly warnings: readonly string[];
 }
+
+export const packagesIgnoredWarning =
+  'spec.pythonPackages is ignored: the operator runs with PYTHON_PACKAGES_ENABLED=false';
 
 export function resolveApp(app: KasprApp, settings: OperatorSettings): AppModel {
   const { spec } = app;
@@ -58,7 +63,7 @@ export function resolveApp(app: KasprApp, settings: OperatorSettings): AppModel 
   let packages: PackagesPlan | undefined;
   if (spec.pythonPackages !== undefined) {
     if (settings.pythonPackagesEnabled) packages = resolvePackages(spec.pythonPackages, image);
-    else warnings.push('spec.pythonPackages is ignored: the operator runs with PYTHON_PACKAGES_ENABLED=false');
+    else warnings.push(packagesIgnoredWarning);
   }
   return {
     app,
@@ -71,6 +76,7 @@ export function resolveApp(app: KasprApp, settings: OperatorSettings): AppModel 
     version,
     replicas: spec.replicas ?? defaults.replicas,
     ...(packages !== undefined && { packages }),
+    packagesIgnored: spec.pythonPackages !== undefined && !settings.pythonPackagesEnabled,
     warnings,
   };
 }

@@ -6,6 +6,7 @@ import {
   DEFAULT_PACKAGES_MOUNT_PATH,
   DEFAULT_TERMINATION_LOG_PATH,
   INSTALLER_ENV,
+  INSTALLER_ENV_PREFIX,
   hashDirectory,
 } from '../packages/installer-contract.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../packages/installer-source.generated.ts';
@@ -63,8 +64,13 @@ export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Cont
     imagePullPolicy: 'IfNotPresent',
     command: ['/bin/sh', '-c'],
     args: [INSTALLER_BOOTSTRAP, installContainerName, INSTALLER_PROGRAM],
-    // The installer's own variables cannot be overridden from the template: they are the operator's contract.
-    env: mergeByKey(installerEnv(plan), (template?.env ?? []) as EnvVar[], (e) => e.name),
+    // The installer's inputs come from spec.pythonPackages only (validation refuses them in the template, and this
+    // drops them should one get through): a template must not point the installer at another index or hash.
+    env: mergeByKey(
+      installerEnv(plan),
+      ((template?.env ?? []) as EnvVar[]).filter((e) => !e.name.startsWith(INSTALLER_ENV_PREFIX)),
+      (e) => e.name,
+    ),
     resources: plan.resources,
     // The installer writes its JSON result there; if it dies first (OOM, image without python3) the log tail
     // stands in, so status can still say why.
@@ -106,10 +112,17 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
   return env;
 }
 
-/** The main container sees the packages read-only, and imports them from the current hash directory. */
-export function mainContainerPackages(plan: PackagesPlan): { env: EnvVar[]; volumeMount: VolumeMount } {
+/**
+ * The main container sees the packages read-only, and imports them from the current hash directory, ahead of
+ * whatever PYTHONPATH the template gives as a plain value (a template PYTHONPATH would otherwise replace it).
+ */
+export function mainContainerPackages(
+  plan: PackagesPlan,
+  templatePythonPath: string | undefined,
+): { env: EnvVar[]; volumeMount: VolumeMount } {
+  const packages = hashDirectory(DEFAULT_PACKAGES_MOUNT_PATH, plan.hash);
   return {
-    env: [{ name: 'PYTHONPATH', value: hashDirectory(DEFAULT_PACKAGES_MOUNT_PATH, plan.hash) }],
+    env: [{ name: 'PYTHONPATH', value: templatePythonPath ? `${packages}:${templatePythonPath}` : packages }],
     volumeMount: { name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH, readOnly: true },
   };
 }

@@ -91,7 +91,9 @@ function mainContainer(model: AppModel): Container {
   const template = spec.template?.kasprContainer;
   const data = settingsData(model);
   const plan = model.packages;
-  const packages = plan && mainContainerPackages(plan);
+  const templateEnv = (template?.env ?? []) as EnvVar[];
+  const templatePythonPath = templateEnv.find((e) => e.name === 'PYTHONPATH');
+  const packages = plan && mainContainerPackages(plan, templatePythonPath?.value);
   const podName = '$(POD_NAME)';
 
   const operatorEnv: EnvVar[] = [
@@ -122,7 +124,14 @@ function mainContainer(model: AppModel): Container {
   // A template variable replaces the operator's of the same name, as a later duplicate did for the original
   // operator (the kubelet takes the last); a duplicate itself would make the apply fail. Template variables
   // come last, so they can refer to the operator's with $(NAME).
-  const env = overrideByKey(operatorEnv, (template?.env ?? []) as EnvVar[], (e) => e.name);
+  const env = overrideByKey(
+    operatorEnv,
+    // With packages, a plain-value PYTHONPATH is folded into the operator's (above) instead of replacing it.
+    packages && templatePythonPath?.value !== undefined
+      ? templateEnv.filter((e) => e !== templatePythonPath)
+      : templateEnv,
+    (e) => e.name,
+  );
   const volumeMounts = mergeByKey(
     [{ name: model.names.dataVolume, mountPath: tableDir }, ...(packages ? [packages.volumeMount] : [])],
     (template?.volumeMounts ?? []) as VolumeMount[],

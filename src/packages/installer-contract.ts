@@ -52,6 +52,9 @@ export const INSTALLER_ENV = {
 
 export type InstallerEnvName = (typeof INSTALLER_ENV)[keyof typeof INSTALLER_ENV];
 
+/** Every installer input starts with this; the init container template may not set such a variable. */
+export const INSTALLER_ENV_PREFIX = 'KASPR_PACKAGES_';
+
 /** What the installer assumes for an unset variable; the builders always set them from the spec's defaults. */
 export const INSTALLER_ENV_DEFAULTS = {
   retries: 3,

@@ -262,9 +262,11 @@ class RequirementParser {
       const end = this.#text.indexOf(quote, this.#pos + 1);
       if (end < 0) throw new ParseError(`unterminated string in the marker at position ${this.#pos + 1}`);
       const value = this.#text.slice(this.#pos + 1, end);
-      if (!markerStringPattern.test(value)) {
+      // `\s-` reads as an option to pip in a requirements file (and the installer refuses it as one).
+      if (!markerStringPattern.test(value) || /\s-/.test(value)) {
         throw new ParseError(
-          `marker string ${quote}${value}${quote} may contain only letters, digits, spaces and . _ - * + ! ~ :`,
+          `marker string ${quote}${value}${quote} may contain only letters, digits, spaces and . _ - * + ! ~ : ` +
+            '(and no - after a space)',
         );
       }
       this.#pos = end + 1;

@@ -173,9 +173,32 @@ describe('status.pythonPackages', () => {
     );
   });
 
-  test('per-pod volumes are Ready only when every pod of the spec is', () => {
-    const pods = [pod('p0', terminated(JSON.stringify(result()))), pod('p1', { state: { running: {} } })];
-    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', pods }).state, 'Installing');
+  test('per-pod volumes: Ready once a pod has installed the spec, while new pods install; a failing pod fails it', () => {
+    const installing = [pod('p0', terminated(JSON.stringify(result()))), pod('p1', { state: { running: {} } })];
+    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', pods: installing }).state, 'Ready');
+    const failing = [
+      pod('p0', terminated(JSON.stringify(result()))),
+      pod('p1', terminated('Killed', 137, 'OOMKilled')),
+    ];
+    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', pods: failing }).state, 'Failed');
+  });
+
+  test('a failed install stays Failed while the kubelet retries it (no flapping to Installing)', () => {
+    const failed = result({
+      state: 'Failed',
+      errorType: 'network',
+      error: 'index unreachable',
+      installed: [],
+      installedTotal: 0,
+    });
+    const retrying = pod('p0', {
+      state: { running: {} },
+      lastState: { terminated: { exitCode: 1, reason: 'Error', message: JSON.stringify(failed) } },
+      restartCount: 1,
+    });
+    const status = packagesStatus({ ...base, cacheMode: 'shared', pods: [retrying] });
+    assert.equal(status.state, 'Failed');
+    assert.equal(status.errorType, 'network');
   });
 
   test('a truncated installed list is said in the warnings', () => {
@@ -233,7 +256,7 @@ describe('events and conditions', () => {
       {
         type: 'Normal',
         reason: 'PackagesInstalled',
-        message: `1 distributions for spec hash ${hash} installed by p0 in 1.0s`,
+        message: `1 distribution for spec hash ${hash} installed by p0 in 1.0s`,
       },
     ]);
     assert.deepEqual(packagesEvents(ready, ready), []);

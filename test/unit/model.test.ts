@@ -403,25 +403,55 @@ describe('template lists merged without duplicate keys (server-side apply refuse
     );
   });
 
-  test('init container: the installer contract cannot be overridden; other template variables are added', () => {
-    const init = initContainer(
-      children(
-        app(packages, {
-          template: {
-            pythonPackagesInitContainer: {
-              env: [
-                { name: 'KASPR_PACKAGES_HASH', value: 'deadbeefdeadbeef' },
-                { name: 'HTTPS_PROXY', value: 'http://proxy:3128' },
-              ],
-            },
-          },
-        }),
-      ),
+  test('init container: installer inputs cannot come from the template; other template variables are added', () => {
+    const template = {
+      pythonPackagesInitContainer: {
+        env: [
+          { name: 'KASPR_PACKAGES_HASH', value: 'deadbeefdeadbeef' },
+          { name: 'KASPR_PACKAGES_INDEX_URL', value: 'https://u:p@evil.example.com/simple' },
+          { name: 'HTTPS_PROXY', value: 'http://proxy:3128' },
+        ],
+      },
+    };
+    // Validation refuses such a spec...
+    const refused = validateKasprApp({
+      apiVersion: 'kaspr.io/v1alpha1',
+      kind: 'KasprApp',
+      metadata: { name: 'orders', namespace: 'streams', uid },
+      spec: { bootstrapServers: 'kafka:9092', pythonPackages: packages, template },
+    });
+    assert.deepEqual(refused.ok ? [] : refused.errors.map((e) => e.path), [
+      'spec.template.pythonPackagesInitContainer.env[0].name',
+      'spec.template.pythonPackagesInitContainer.env[1].name',
+    ]);
+    // ...and the builder drops them should one get through.
+    const unchecked = { ...app(packages), spec: { ...app(packages).spec, template } };
+    const init = initContainer(children(unchecked));
+    assert.deepEqual(
+      init
+        .env!.filter((e) => e.name.startsWith('KASPR_PACKAGES_HASH') || e.name === 'KASPR_PACKAGES_INDEX_URL')
+        .map((e) => e.value),
+      [resolveApp(app(packages), defaultOperatorSettings).packages!.hash],
     );
-    const hashes = init.env!.filter((e) => e.name === 'KASPR_PACKAGES_HASH');
-    assert.equal(hashes.length, 1);
-    assert.notEqual(hashes[0]!.value, 'deadbeefdeadbeef');
     assert.ok(init.env!.some((e) => e.name === 'HTTPS_PROXY'));
+  });
+
+  test('main container: a template PYTHONPATH value comes after the packages directory instead of replacing it', () => {
+    const a = app(packages, { template: { kasprContainer: { env: [{ name: 'PYTHONPATH', value: '/app/lib' }] } } });
+    const main = mainContainer(children(a));
+    const hash = resolveApp(a, defaultOperatorSettings).packages!.hash;
+    assert.deepEqual(
+      main.env!.filter((e) => e.name === 'PYTHONPATH'),
+      [{ name: 'PYTHONPATH', value: `/packages/envs/${hash}:/app/lib` }],
+    );
+    // Without packages the template's PYTHONPATH is used as it is.
+    const plain = mainContainer(
+      children(app(undefined, { template: { kasprContainer: { env: [{ name: 'PYTHONPATH', value: '/app/lib' }] } } })),
+    );
+    assert.deepEqual(
+      plain.env!.filter((e) => e.name === 'PYTHONPATH'),
+      [{ name: 'PYTHONPATH', value: '/app/lib' }],
+    );
   });
 
   test('template volumes do not replace the operator volumes', () => {

@@ -111,7 +111,7 @@ const invalid: [input: string, reason: string][] = [
   ],
   [
     'requests; python_version == "$(id)"',
-    'marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ :',
+    'marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',
   ],
   [
     'requests; python_version == "3.8" ; rm -rf /',
@@ -147,6 +147,10 @@ const invalid: [input: string, reason: string][] = [
   ],
   ['git+https://github.com/org/repo.git#egg=$(id)', "URL must not contain '$' (pip expands ${...} references)"],
   ['', 'is empty'],
+  [
+    'kernel-tools; platform_release == "5.15 -generic"',
+    'marker string "5.15 -generic" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',
+  ],
 ];
 
 describe('parseRequirement', () => {

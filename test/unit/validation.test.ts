@@ -172,7 +172,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [
       [
         `${pp}.packages[0]`,
-        'invalid requirement "requests; python_version == \\"$(id)\\"": marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ :',
+        'invalid requirement "requests; python_version == \\"$(id)\\"": marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',
       ],
     ],
   ],
