@@ -22,7 +22,13 @@ const RESYNC_SECONDS = 20;
 const namespace = 'bench';
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const main = join(repo, 'dist', 'src', 'cli', 'main.js');
-const imageNodeOptions = /^ENV NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(repo, 'Dockerfile'), 'utf8'))?.[1] ?? '';
+// How the image runs the operator: the Dockerfile's ENV lines and its ENTRYPOINT's node flags.
+const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8');
+const imageEnv: Record<string, string> = Object.fromEntries(
+  [...dockerfile.matchAll(/^ENV (\w+)=(.*)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']),
+);
+const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+const imageNodeFlags = entrypoint.filter((word) => word.startsWith('--'));
 
 if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' }).status !== 0) {
   throw new Error('npm run build failed');
@@ -34,6 +40,7 @@ const client = controlPlane.client({ requestTimeoutMs: 60_000 });
 const operator = spawn(
   process.execPath,
   [
+    ...imageNodeFlags,
     main,
     'run',
     '--kubeconfig',
@@ -51,9 +58,11 @@ const operator = spawn(
     '--resync-period',
     String(RESYNC_SECONDS),
   ],
-  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: imageNodeOptions } },
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...imageEnv } },
 );
-console.log(`operator: node ${imageNodeOptions} dist/src/cli/main.js run (as in the image)`);
+console.log(
+  `operator: node ${imageNodeFlags.join(' ')} dist/src/cli/main.js run, environment ${JSON.stringify(imageEnv)}`,
+);
 try {
   const metricsUrl = await new Promise<string>((resolve, reject) => {
     let seen = '';
@@ -89,14 +98,25 @@ try {
   const convergeRest = await createAndConverge(client, FIRST_BATCH, TOTAL);
   console.log(`${TOTAL - FIRST_BATCH} more KasprApps converged in ${convergeRest.toFixed(1)} s`);
   await quiet(metricsUrl);
+  // RSS moves with garbage collection: sample the settled operator for 30 s and report the median, with the peak of
+  // the whole run (VmHWM) beside it.
+  const samples: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    samples.push(rssMiB(operator.pid!));
+    await new Promise((done) => setTimeout(done, 1_000));
+  }
   const memory = await scrape(metricsUrl);
+  const median = [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
   console.log(
-    `operator RSS with ${TOTAL} KasprApps: ${rssMiB(operator.pid!).toFixed(0)} MiB (target < 150 MB; V8 heap used ` +
-      `${memory.heapUsedMiB.toFixed(0)} of ${memory.heapTotalMiB.toFixed(0)} MiB, external ${memory.externalMiB.toFixed(0)} MiB)`,
+    `operator RSS with ${TOTAL} KasprApps: median ${median.toFixed(0)} MiB over 30 s (min ${Math.min(...samples).toFixed(0)}, ` +
+      `max ${Math.max(...samples).toFixed(0)}; target < 150 MB), peak during the run ${peakMiB(operator.pid!).toFixed(0)} MiB; ` +
+      `V8 heap used ${memory.heapUsedMiB.toFixed(0)} of ${memory.heapTotalMiB.toFixed(0)} MiB, external ${memory.externalMiB.toFixed(0)} MiB`,
   );
 } finally {
-  operator.kill('SIGTERM');
-  await new Promise((done) => operator.once('exit', done));
+  if (operator.exitCode === null && operator.signalCode === null) {
+    operator.kill('SIGTERM');
+    await new Promise((done) => operator.once('exit', done));
+  }
   client.close();
   await controlPlane.stop();
   rmSync(root, { recursive: true, force: true });
@@ -171,7 +191,15 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): 
   }
 }
 
-function rssMiB(pid: number): number {
-  const kib = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+function statusMiB(pid: number, field: string): number {
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Number(kib ?? 0) / 1024;
+}
+
+function rssMiB(pid: number): number {
+  return statusMiB(pid, 'VmRSS');
+}
+
+function peakMiB(pid: number): number {
+  return statusMiB(pid, 'VmHWM');
 }

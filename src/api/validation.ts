@@ -2,7 +2,7 @@
 // (PEP 508 requirements, URLs, trusted hosts, quantities, cross-field rules). Every problem is reported at once,
 // each with its field path and reason, so a user fixes a manifest in one pass.
 import { formatPath, checkSpecSchema, closest } from './schema-validation.ts';
-import { parseQuantity, quantityGrammarHint } from './quantity.ts';
+import { parseQuantity, quantityGrammarHint } from '../runtime/kube/quantity.ts';
 import { findKasprVersion, kasprVersions, defaultKasprVersion } from './versions.ts';
 import {
   kasprAppApiVersion,

@@ -1,7 +1,7 @@
 // Where the packages live this reconcile, and how the claim may change. Claims are mostly immutable and can only
 // grow, so the desired claim is adjusted to what the apiserver will accept, with a warning for what is refused.
 import type { Event, PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
-import { parseQuantity } from '../api/quantity.ts';
+import { parseQuantity } from '../runtime/kube/quantity.ts';
 import type { PackagesPlan } from '../model/app-model.ts';
 import type { PackagesVolumeSource } from '../model/python-packages.ts';
 import type { CacheMode } from './packages-status.ts';

@@ -8,6 +8,7 @@
 // compares equal and a steady-state reconcile sends nothing.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from './kube/client.ts';
+import { parseQuantity } from './kube/quantity.ts';
 
 /** Annotation carrying the hash of the desired object a manager last applied. */
 export const appliedHashAnnotation = 'kasprop.io/applied-hash';
@@ -170,41 +171,11 @@ function sameQuantity(desired: unknown, live: unknown): boolean {
   ) {
     return false;
   }
-  const a = quantityValue(desired);
-  const b = quantityValue(live);
+  const a = parseQuantity(desired);
+  const b = parseQuantity(live);
   if (a === undefined || b === undefined) return false;
   // Relative tolerance: decimal suffixes (m, k, 1e3) do not all have exact binary float values.
   return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
-}
-
-const quantityPattern = /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$/;
-
-const suffixes: Readonly<Record<string, number>> = {
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-};
-
-/** The numeric value of a Kubernetes quantity (resource.Quantity grammar), or undefined when it is not one. */
-export function quantityValue(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  const match = quantityPattern.exec(value.trim());
-  if (match === null) return undefined;
-  const [, sign = '', digits = '', suffix = ''] = match;
-  const base = Number(digits) * (sign === '-' ? -1 : 1);
-  if (suffix === '') return base;
-  const multiplier = suffixes[suffix];
-  return multiplier !== undefined ? base * multiplier : base * 10 ** Number(suffix.slice(1));
 }
 
 function isEmpty(value: unknown): boolean {

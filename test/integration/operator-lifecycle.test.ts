@@ -10,7 +10,16 @@ import type { KubeClient } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, type ResourceType } from '../../src/runtime/kube/resources.ts';
 import { connectCluster, createTestNamespace, installKasprAppCrd, waitFor } from '../support/integration.ts';
 import { startTestOperator } from '../support/operator.ts';
-import { createApp, getApp, imagePath, kasprApp, setSpec, waitForPackages } from '../support/kasprapps.ts';
+import {
+  appEvents,
+  createApp,
+  getApp,
+  imagePath,
+  kasprApp,
+  setSpec,
+  waitForCondition,
+  waitForPackages,
+} from '../support/kasprapps.ts';
 import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 
 const cluster = await connectCluster();
@@ -183,4 +192,39 @@ test('two apps stay isolated: their own claims, hashes and packages', async (t) 
   const envs = (claim: string) => readdirSync(`${ns.simulator.claimDirectory(ns.name, claim)}/envs`);
   assert.deepEqual(envs('left-app-python-packages'), [left.hash]);
   assert.deepEqual(envs('right-app-python-packages'), [right.hash]);
+});
+
+test('an operator with PYTHON_PACKAGES_ENABLED=false says it ignores the packages and keeps the claim', async (t) => {
+  const ns = await createTestNamespace(t, cluster, { path: imagePath });
+  const index = await startWheelIndex();
+  t.after(() => index.close());
+  const client = cluster.client;
+  const enabled = await startTestOperator(cluster, { namespaces: [ns.name] });
+  await createApp(client, kasprApp(ns.name, 'off', { pythonPackages: packages(index, ['kaspr-demo-c==1.0']) }));
+  await waitForPackages(client, ns.name, 'off', (s) => s.state === 'Ready', 'Ready');
+  await enabled.stop();
+
+  await startTestOperator(cluster, { namespaces: [ns.name], settings: { pythonPackagesEnabled: false } });
+  const condition = await waitForCondition(
+    client,
+    ns.name,
+    'off',
+    'PythonPackagesReady',
+    (c) => c.reason === 'Disabled',
+  );
+  assert.equal(condition.status, 'False');
+  await waitFor(async () => (await initContainers(client, ns.name, 'off')).length === 0, {
+    message: 'the init container removed',
+  });
+  await waitFor(
+    async () => (await appEvents(client, ns.name, 'off')).some((e) => e.reason === 'PythonPackagesDisabled'),
+    {
+      message: 'a PythonPackagesDisabled event',
+    },
+  );
+  assert.ok(
+    await get(client, ResourceTypes.PersistentVolumeClaim, ns.name, 'off-app-python-packages'),
+    'the claim is kept',
+  );
+  assert.equal((await getApp(client, ns.name, 'off'))?.status?.pythonPackages, undefined);
 });

@@ -48,7 +48,7 @@ import {
   type KubeObject,
 } from '../../src/runtime/kube/client.ts';
 import { resourcePath, ResourceTypes, type ResourceType } from '../../src/runtime/kube/resources.ts';
-import { parseQuantity } from '../../src/api/quantity.ts';
+import { parseQuantity } from '../../src/runtime/kube/quantity.ts';
 import { simulatedProvisioner } from './controlplane.ts';
 import { spawnTracked, type Exit, type TrackedProcess } from './processes.ts';
 

@@ -353,8 +353,12 @@ describe('Dockerfile', () => {
     assert.equal(podSpec.securityContext?.runAsUser, uid, 'the Deployment runs as the image user');
     assert.equal(podSpec.securityContext?.runAsGroup, gid);
     assert.ok(runtime.instructions.includes('ENV NODE_ENV=production'));
-    assert.ok(runtime.instructions.includes('ENTRYPOINT ["node", "dist/src/cli/main.js"]'));
-    assert.ok(runtime.instructions.includes('ENV NODE_OPTIONS=--max-semi-space-size=4'));
+    assert.ok(
+      runtime.instructions.includes(
+        'ENTRYPOINT ["node", "--max-semi-space-size=2", "--optimize-for-size", "dist/src/cli/main.js"]',
+      ),
+    );
+    assert.ok(runtime.instructions.includes('ENV MALLOC_ARENA_MAX=2'));
     assert.ok(runtime.instructions.includes('CMD ["run"]'));
     assert.ok(runtime.instructions.includes(`EXPOSE ${container.ports?.[0]?.containerPort}`));
   });

@@ -2,13 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import { parseQuantity } from '../../src/runtime/kube/quantity.ts';
 import {
   appliedHashAnnotation,
   applyDecision,
   findMismatch,
   isSubset,
   objectHash,
-  quantityValue,
   semanticallyEqual,
   stableStringify,
   withAppliedHash,
@@ -236,12 +236,12 @@ describe('findMismatch normalization', () => {
   });
 
   test('quantity grammar', () => {
-    assert.equal(quantityValue('256Mi'), 256 * 2 ** 20);
-    assert.equal(quantityValue('500m'), 0.5);
-    assert.equal(quantityValue('1.5'), 1.5);
-    assert.equal(quantityValue('2e3'), 2000);
-    assert.equal(quantityValue(3), 3);
-    assert.equal(quantityValue('1 Gi'), undefined);
-    assert.equal(quantityValue('abc'), undefined);
+    assert.equal(parseQuantity('256Mi'), 256 * 2 ** 20);
+    assert.equal(parseQuantity('500m'), 0.5);
+    assert.equal(parseQuantity('1.5'), 1.5);
+    assert.equal(parseQuantity('2e3'), 2000);
+    assert.equal(parseQuantity(3), 3);
+    assert.equal(parseQuantity('1 Gi'), undefined);
+    assert.equal(parseQuantity('abc'), undefined);
   });
 });

@@ -1,5 +1,6 @@
-// Kubernetes resource quantities (the grammar of k8s.io/apimachinery resource.Quantity), parsed to a number so
-// that sizes can be compared: a claim may grow but not shrink, and requests must not exceed limits.
+// Kubernetes resource quantities (the grammar of k8s.io/apimachinery resource.Quantity), parsed to a number so that
+// they can be compared: a claim may grow but not shrink, requests must not exceed limits, and `1` equals `1000m`
+// when the applier compares what it applied with what the apiserver returns.
 
 const quantityPattern =
   /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$/;
@@ -23,7 +24,7 @@ const suffixes: Record<string, number> = {
 /** The value of a quantity (bytes for sizes, cores for cpu), or undefined when it is not a quantity. */
 export function parseQuantity(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
-  const match = quantityPattern.exec(value);
+  const match = quantityPattern.exec(value.trim());
   if (!match) return undefined;
   const [, sign = '', number = '', suffix = ''] = match;
   const base = Number(number) * (sign === '-' ? -1 : 1);
