@@ -80,8 +80,8 @@ export function claimUpdate(
         'the storage class cannot change: delete the claim to recreate it',
     );
   }
-  // Without a class in the spec the cluster default was filled in; either way, the live class stands.
-  if (live.spec.storageClassName !== undefined) spec.storageClassName = live.spec.storageClassName;
-  else delete spec.storageClassName;
+  // A class the spec names stays as the claim has it; without one the cluster default filled it in, and leaving the
+  // field out keeps it (a partial apply does not touch fields it does not name).
+  if (spec.storageClassName !== undefined) spec.storageClassName = live.spec.storageClassName;
   return { claim: { ...desired, spec }, warnings };
 }

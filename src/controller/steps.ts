@@ -75,13 +75,15 @@ export const childSteps: readonly ChildStep[] = [
       return { object: adjusted, warnings };
     },
     // deleteClaim decides; once pythonPackages is gone the spec no longer says, and the claim's ownerReference
-    // (present exactly while deleteClaim was true) still does.
-    deleteWhenUnwanted: ({ model, live }) =>
-      model.packages !== undefined
-        ? model.packages.cache.deleteClaim
-        : (live?.metadata?.ownerReferences ?? []).some(
-            (o) => o.controller === true && o.uid === model.app.metadata.uid,
-          ),
+    // (present exactly while deleteClaim was true) still does. An operator with the feature turned off keeps it:
+    // turning the feature back on must find the cache where it was.
+    deleteWhenUnwanted: ({ model, live }) => {
+      if (model.packagesIgnored) return false;
+      if (model.packages !== undefined) return model.packages.cache.deleteClaim;
+      return (live?.metadata?.ownerReferences ?? []).some(
+        (o) => o.controller === true && o.uid === model.app.metadata.uid,
+      );
+    },
   },
   {
     name: 'stateful-set',

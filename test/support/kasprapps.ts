@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import { KasprAppResource, type KasprApp, type KasprAppSpec, type PythonPackagesStatus } from '../../src/api/types.ts';
-import type { KubeClient } from '../../src/runtime/kube/client.ts';
+import { isConflict, type KubeClient } from '../../src/runtime/kube/client.ts';
 import { resourcePath, ResourceTypes } from '../../src/runtime/kube/resources.ts';
 import { waitFor } from './integration.ts';
 
@@ -29,16 +29,29 @@ export async function getApp(client: KubeClient, namespace: string, name: string
   return client.get<KasprApp>(KasprAppResource, { namespace, name });
 }
 
-/** Replaces the spec (a merge patch of the whole spec: fields left out are removed). */
+/**
+ * Replaces the whole spec (fields left out are removed), as `kubectl edit` would, but without a resourceVersion
+ * precondition, so the operator's status writes do not make the edit conflict. The apiserver retries such a patch
+ * against concurrent writes only a few times; a conflict that still comes through is retried here.
+ */
 export async function setSpec(
   client: KubeClient,
   namespace: string,
   name: string,
   spec: KasprAppSpec,
 ): Promise<KasprApp> {
-  const current = await getApp(client, namespace, name);
-  if (!current) throw new Error(`no KasprApp ${namespace}/${name}`);
-  return client.replace<KasprApp>(KasprAppResource, { ...current, spec });
+  const patch = [{ op: 'replace', path: '/spec', value: spec }];
+  return waitFor(
+    async () => {
+      try {
+        return await client.patch<KasprApp>(KasprAppResource, { namespace, name }, patch, { kind: 'json' });
+      } catch (error) {
+        if (isConflict(error)) return undefined;
+        throw error;
+      }
+    },
+    { message: `the spec of ${namespace}/${name} to be replaced` },
+  );
 }
 
 /** Waits for status.pythonPackages to satisfy `check` (for the current generation), and returns it. */
