@@ -1,47 +1,27 @@
 // What goes wrong, and how it shows: a project that does not exist, an invalid spec, a missing credentials
 // Secret, a cluster without ReadWriteMany storage.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
-import {
-  connectCluster,
-  createTestNamespace,
-  installKasprAppCrd,
-  waitFor,
-  type SimulatorSettings,
-} from '../support/integration.ts';
-import { startTestOperator } from '../support/operator.ts';
+import { connectCluster, installKasprAppCrd, waitFor } from '../support/integration.ts';
+import { startScenario } from '../support/scenario.ts';
 import {
   appEvents,
   createApp,
   getApp,
-  imagePath,
   kasprApp,
   setSpec,
   waitForCondition,
   waitForPackages,
 } from '../support/kasprapps.ts';
-import { startWheelIndex, type WheelIndexOptions } from '../support/wheel-index.ts';
 
 const cluster = await connectCluster();
 await installKasprAppCrd(cluster.client);
 
-async function setUp(t: TestContext, simulator: SimulatorSettings = {}, indexOptions: WheelIndexOptions = {}) {
-  const ns = await createTestNamespace(t, cluster, { path: imagePath, ...simulator });
-  const index = await startWheelIndex(indexOptions);
-  t.after(() => index.close());
-  const operator = await startTestOperator(cluster, { namespaces: [ns.name] });
-  const source = { indexUrl: index.url, trustedHosts: [index.host] };
-  return { ns, index, operator, client: cluster.client, source };
-}
-
 test('a project that does not exist: Failed with its error type, counted in the metrics; fixed, it recovers', async (t) => {
-  const { ns, client, operator, source } = await setUp(t);
-  await createApp(
-    client,
-    kasprApp(ns.name, 'nope', { pythonPackages: { ...source, packages: ['kaspr-demo-missing==1.0'] } }),
-  );
+  const { ns, client, operator, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'nope', { pythonPackages: packages(['kaspr-demo-missing==1.0']) }));
   const failed = await waitForPackages(client, ns.name, 'nope', (s) => s.state === 'Failed', 'Failed');
   assert.equal(failed.errorType, 'package_not_found');
   assert.match(failed.error ?? '', /kaspr-demo-missing/);
@@ -70,15 +50,15 @@ test('a project that does not exist: Failed with its error type, counted in the 
   );
 
   const spec = (await getApp(client, ns.name, 'nope'))!.spec;
-  await setSpec(client, ns.name, 'nope', { ...spec, pythonPackages: { ...source, packages: ['kaspr-demo-c==1.0'] } });
+  await setSpec(client, ns.name, 'nope', { ...spec, pythonPackages: packages(['kaspr-demo-c==1.0']) });
   const fixed = await waitForPackages(client, ns.name, 'nope', (s) => s.state === 'Ready', 'Ready after the fix');
   assert.deepEqual(fixed.installed, ['kaspr-demo-c==1.0']);
   await waitForCondition(client, ns.name, 'nope', 'Ready', (c) => c.status === 'True');
 });
 
 test('an invalid spec: a condition and an event name the field; existing children are left untouched', async (t) => {
-  const { ns, client, source } = await setUp(t);
-  await createApp(client, kasprApp(ns.name, 'bad', { pythonPackages: { ...source, packages: ['kaspr-demo-c==1.0'] } }));
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'bad', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await waitForPackages(client, ns.name, 'bad', (s) => s.state === 'Ready', 'Ready');
   const versions = async () => {
     const kinds = [
@@ -100,7 +80,7 @@ test('an invalid spec: a condition and an event name the field; existing childre
   const spec = (await getApp(client, ns.name, 'bad'))!.spec;
   await setSpec(client, ns.name, 'bad', {
     ...spec,
-    pythonPackages: { ...source, packages: ['requests; touch /tmp/x'] },
+    pythonPackages: packages(['requests; touch /tmp/x']),
   });
   const condition = await waitForCondition(client, ns.name, 'bad', 'Ready', (c) => c.reason === 'InvalidSpec');
   assert.equal(condition.status, 'False');
@@ -118,15 +98,13 @@ test('an invalid spec: a condition and an event name the field; existing childre
 
 test('a missing credentials Secret is Failed with that reason, and recovers when the Secret appears', async (t) => {
   const password = 'p@ss:w/rd%#&';
-  const { ns, client, source } = await setUp(t, {}, { auth: { username: 'reader', password } });
+  const { ns, client, packages } = await startScenario(t, cluster, {
+    index: { auth: { username: 'reader', password } },
+  });
   await createApp(
     client,
     kasprApp(ns.name, 'auth', {
-      pythonPackages: {
-        ...source,
-        packages: ['kaspr-demo-c==1.0'],
-        credentials: { secretRef: { name: 'index-credentials' } },
-      },
+      pythonPackages: packages(['kaspr-demo-c==1.0'], { credentials: { secretRef: { name: 'index-credentials' } } }),
     }),
   );
   const failed = await waitForPackages(client, ns.name, 'auth', (s) => s.state === 'Failed', 'Failed');
@@ -148,11 +126,8 @@ test('a missing credentials Secret is Failed with that reason, and recovers when
 });
 
 test('no ReadWriteMany storage: per-pod emptyDir with a warning naming the cause', async (t) => {
-  const { ns, client, source } = await setUp(t, { refuseReadWriteMany: true });
-  await createApp(
-    client,
-    kasprApp(ns.name, 'norwx', { replicas: 2, pythonPackages: { ...source, packages: ['kaspr-demo-c==1.0'] } }),
-  );
+  const { ns, client, packages } = await startScenario(t, cluster, { simulator: { refuseReadWriteMany: true } });
+  await createApp(client, kasprApp(ns.name, 'norwx', { replicas: 2, pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   const status = await waitForPackages(
     client,
     ns.name,

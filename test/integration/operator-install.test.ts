@@ -4,12 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
-import { connectCluster, createTestNamespace, installKasprAppCrd, waitFor } from '../support/integration.ts';
-import { startTestOperator } from '../support/operator.ts';
+import { connectCluster, installKasprAppCrd, waitFor } from '../support/integration.ts';
+import { startScenario } from '../support/scenario.ts';
 import {
   createApp,
   getApp,
-  imagePath,
   kasprApp,
   readyReplicas,
   recordPackageStates,
@@ -17,36 +16,19 @@ import {
   waitForCondition,
   waitForPackages,
 } from '../support/kasprapps.ts';
-import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 
 const cluster = await connectCluster();
 await installKasprAppCrd(cluster.client);
 
-async function setUp(t: import('node:test').TestContext, index?: WheelIndex) {
-  const ns = await createTestNamespace(t, cluster, { path: imagePath });
-  const wheels = index ?? (await startWheelIndex());
-  if (!index) t.after(() => wheels.close());
-  const operator = await startTestOperator(cluster, { namespaces: [ns.name] });
-  return { ns, index: wheels, operator, client: cluster.client };
-}
-
-const packages = (index: WheelIndex, requirements: string[]) => ({
-  packages: requirements,
-  indexUrl: index.url,
-  trustedHosts: [index.host],
-});
-
 test('basic install: Installing then Ready, with the installed versions and the installing pod', async (t) => {
-  const index = await startWheelIndex({ delayMs: 300 });
-  t.after(() => index.close());
-  const { ns, client } = await setUp(t, index);
+  const { ns, client, packages } = await startScenario(t, cluster, { index: { delayMs: 300 } });
 
   // Every state the status passes through, in order, from a watch of the KasprApp.
   const watching = new AbortController();
   t.after(() => watching.abort());
   const { states, done } = recordPackageStates(client, ns.name, 'basic', watching.signal);
 
-  await createApp(client, kasprApp(ns.name, 'basic', { pythonPackages: packages(index, ['kaspr-demo-a==1.0']) }));
+  await createApp(client, kasprApp(ns.name, 'basic', { pythonPackages: packages(['kaspr-demo-a==1.0']) }));
   const status = await waitForPackages(client, ns.name, 'basic', (s) => s.state === 'Ready', 'packages Ready');
   assert.deepEqual(status.installed, ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
   assert.equal(status.installedBy, 'basic-app-0');
@@ -68,11 +50,8 @@ test('basic install: Installing then Ready, with the installed versions and the 
 });
 
 test('a package update rolls the pods and reaches Ready with the new versions', async (t) => {
-  const { ns, index, client } = await setUp(t);
-  await createApp(
-    client,
-    kasprApp(ns.name, 'upd', { replicas: 2, pythonPackages: packages(index, ['kaspr-demo-a==1.0']) }),
-  );
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'upd', { replicas: 2, pythonPackages: packages(['kaspr-demo-a==1.0']) }));
   const first = await waitForPackages(client, ns.name, 'upd', (s) => s.state === 'Ready', 'v1 Ready');
   await waitFor(async () => (await readyReplicas(client, ns.name, 'upd')) === 2, {
     timeoutMs: 60_000,
@@ -80,7 +59,7 @@ test('a package update rolls the pods and reaches Ready with the new versions', 
   });
 
   const app = (await getApp(client, ns.name, 'upd'))!;
-  await setSpec(client, ns.name, 'upd', { ...app.spec, pythonPackages: packages(index, ['kaspr-demo-a==2.0']) });
+  await setSpec(client, ns.name, 'upd', { ...app.spec, pythonPackages: packages(['kaspr-demo-a==2.0']) });
   const second = await waitForPackages(
     client,
     ns.name,
@@ -102,11 +81,8 @@ test('a package update rolls the pods and reaches Ready with the new versions', 
 });
 
 test('3 replicas install once; scaling to 6 installs nothing more; the metrics count one install', async (t) => {
-  const { ns, index, client, operator } = await setUp(t);
-  await createApp(
-    client,
-    kasprApp(ns.name, 'scale', { replicas: 3, pythonPackages: packages(index, ['kaspr-demo-c==1.0']) }),
-  );
+  const { ns, index, client, operator, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'scale', { replicas: 3, pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await waitForPackages(client, ns.name, 'scale', (s) => s.state === 'Ready', 'Ready');
   await waitFor(async () => (await readyReplicas(client, ns.name, 'scale')) === 3, {
     timeoutMs: 60_000,

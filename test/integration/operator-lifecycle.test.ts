@@ -1,6 +1,6 @@
 // Lifecycle of what pythonPackages adds: removing and re-adding it, deleting the app (garbage collection and
 // deleteClaim), storage class and size, and two apps side by side.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
@@ -8,37 +8,21 @@ import type { PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
 import { KasprAppResource } from '../../src/api/types.ts';
 import type { KubeClient } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, type ResourceType } from '../../src/runtime/kube/resources.ts';
-import { connectCluster, createTestNamespace, installKasprAppCrd, waitFor } from '../support/integration.ts';
+import { connectCluster, installKasprAppCrd, waitFor } from '../support/integration.ts';
 import { startTestOperator } from '../support/operator.ts';
+import { startScenario } from '../support/scenario.ts';
 import {
   appEvents,
   createApp,
   getApp,
-  imagePath,
   kasprApp,
   setSpec,
   waitForCondition,
   waitForPackages,
 } from '../support/kasprapps.ts';
-import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 
 const cluster = await connectCluster();
 await installKasprAppCrd(cluster.client);
-
-async function setUp(t: TestContext) {
-  const ns = await createTestNamespace(t, cluster, { path: imagePath });
-  const index = await startWheelIndex();
-  t.after(() => index.close());
-  await startTestOperator(cluster, { namespaces: [ns.name] });
-  return { ns, index, client: cluster.client };
-}
-
-const packages = (index: WheelIndex, requirements: string[], extra: object = {}) => ({
-  packages: requirements,
-  indexUrl: index.url,
-  trustedHosts: [index.host],
-  ...extra,
-});
 
 const get = <T>(client: KubeClient, type: ResourceType, namespace: string, name: string) =>
   client.get<T & { metadata?: object }>(type, { namespace, name }) as Promise<T | undefined>;
@@ -48,8 +32,8 @@ const initContainers = async (client: KubeClient, namespace: string, app: string
     ?.initContainers ?? [];
 
 test('removing pythonPackages deletes the claim and the init container; adding it back restores them', async (t) => {
-  const { ns, index, client } = await setUp(t);
-  await createApp(client, kasprApp(ns.name, 'toggle', { pythonPackages: packages(index, ['kaspr-demo-c==1.0']) }));
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'toggle', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await waitForPackages(client, ns.name, 'toggle', (s) => s.state === 'Ready', 'Ready');
   assert.ok(await get(client, ResourceTypes.PersistentVolumeClaim, ns.name, 'toggle-app-python-packages'));
   assert.equal((await initContainers(client, ns.name, 'toggle')).length, 1);
@@ -74,12 +58,12 @@ test('removing pythonPackages deletes the claim and the init container; adding i
 });
 
 test('deleting the app removes every child through the garbage collector; deleteClaim false keeps the claim', async (t) => {
-  const { ns, index, client } = await setUp(t);
-  await createApp(client, kasprApp(ns.name, 'gone', { pythonPackages: packages(index, ['kaspr-demo-c==1.0']) }));
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'gone', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await createApp(
     client,
     kasprApp(ns.name, 'kept', {
-      pythonPackages: packages(index, ['kaspr-demo-c==1.0'], { cache: { deleteClaim: false } }),
+      pythonPackages: packages(['kaspr-demo-c==1.0'], { cache: { deleteClaim: false } }),
     }),
   );
   await waitForPackages(client, ns.name, 'gone', (s) => s.state === 'Ready', 'gone Ready');
@@ -124,12 +108,9 @@ test('deleting the app removes every child through the garbage collector; delete
 });
 
 test('storage class and size are applied, and a size increase is patched', async (t) => {
-  const { ns, index, client } = await setUp(t);
+  const { ns, index, client, packages } = await startScenario(t, cluster);
   const cache = { storageClass: 'standard', size: '300Mi' };
-  await createApp(
-    client,
-    kasprApp(ns.name, 'sized', { pythonPackages: packages(index, ['kaspr-demo-c==1.0'], { cache }) }),
-  );
+  await createApp(client, kasprApp(ns.name, 'sized', { pythonPackages: packages(['kaspr-demo-c==1.0'], { cache }) }));
   await waitForPackages(client, ns.name, 'sized', (s) => s.state === 'Ready', 'Ready');
   const claim = await get<PersistentVolumeClaim>(
     client,
@@ -181,9 +162,9 @@ test('storage class and size are applied, and a size increase is patched', async
 });
 
 test('two apps stay isolated: their own claims, hashes and packages', async (t) => {
-  const { ns, index, client } = await setUp(t);
-  await createApp(client, kasprApp(ns.name, 'left', { pythonPackages: packages(index, ['kaspr-demo-a==1.0']) }));
-  await createApp(client, kasprApp(ns.name, 'right', { pythonPackages: packages(index, ['kaspr-demo-c==1.0']) }));
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'left', { pythonPackages: packages(['kaspr-demo-a==1.0']) }));
+  await createApp(client, kasprApp(ns.name, 'right', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   const left = await waitForPackages(client, ns.name, 'left', (s) => s.state === 'Ready', 'left Ready');
   const right = await waitForPackages(client, ns.name, 'right', (s) => s.state === 'Ready', 'right Ready');
   assert.notEqual(left.hash, right.hash);
@@ -195,12 +176,8 @@ test('two apps stay isolated: their own claims, hashes and packages', async (t) 
 });
 
 test('an operator with PYTHON_PACKAGES_ENABLED=false says it ignores the packages and keeps the claim', async (t) => {
-  const ns = await createTestNamespace(t, cluster, { path: imagePath });
-  const index = await startWheelIndex();
-  t.after(() => index.close());
-  const client = cluster.client;
-  const enabled = await startTestOperator(cluster, { namespaces: [ns.name] });
-  await createApp(client, kasprApp(ns.name, 'off', { pythonPackages: packages(index, ['kaspr-demo-c==1.0']) }));
+  const { ns, client, packages, operator: enabled } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'off', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await waitForPackages(client, ns.name, 'off', (s) => s.state === 'Ready', 'Ready');
   await enabled.stop();
 

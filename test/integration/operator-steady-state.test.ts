@@ -7,6 +7,7 @@ import { ResourceTypes, type ResourceType } from '../../src/runtime/kube/resourc
 import { KasprAppResource } from '../../src/api/types.ts';
 import { connectCluster, createTestNamespace, installKasprAppCrd, waitFor } from '../support/integration.ts';
 import { startTestOperator, type TestOperator, type TestOperatorOptions } from '../support/operator.ts';
+import { startScenario } from '../support/scenario.ts';
 import {
   createApp,
   getApp,
@@ -49,16 +50,10 @@ async function successfulReconciles(operator: TestOperator): Promise<number> {
 }
 
 async function convergedApp(t: TestContext, operatorOptions: Partial<TestOperatorOptions> = {}) {
-  const ns = await createTestNamespace(t, cluster, { path: imagePath });
-  const index = await startWheelIndex();
-  t.after(() => index.close());
-  const operator = await startTestOperator(cluster, { namespaces: [ns.name], ...operatorOptions });
+  const { ns, operator, packages } = await startScenario(t, cluster, { operator: operatorOptions });
   await createApp(
     cluster.client,
-    kasprApp(ns.name, 'calm', {
-      replicas: 2,
-      pythonPackages: { packages: ['kaspr-demo-c==1.0'], indexUrl: index.url, trustedHosts: [index.host] },
-    }),
+    kasprApp(ns.name, 'calm', { replicas: 2, pythonPackages: packages(['kaspr-demo-c==1.0']) }),
   );
   await waitForPackages(cluster.client, ns.name, 'calm', (s) => s.state === 'Ready', 'Ready');
   await waitForCondition(cluster.client, ns.name, 'calm', 'Ready', (c) => c.status === 'True');
