@@ -259,7 +259,7 @@ async function follow(
       io.out(`ready: ${names.join(', ')}`);
       return true;
     }
-    await new Promise((done) => setTimeout(done, 250));
+    await new Promise((done) => setTimeout(done, 100));
   }
 }
 

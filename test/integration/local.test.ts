@@ -1,0 +1,31 @@
+// The README's main command: `npm start` is `kasprop local`; with --until-ready it exits once the basic example is
+// Ready, which is what a person running it sees happen. It starts a control plane of its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawnTracked, testRootEnv } from '../support/processes.ts';
+
+const repo = resolve(import.meta.dirname, '../..');
+
+test('kasprop local applies the basic example and shows it going Installing -> Ready, then cleans up', async () => {
+  const cwd = mkdtempSync(join(process.env[testRootEnv] ?? tmpdir(), 'local-'));
+  const output: string[] = [];
+  const local = spawnTracked(
+    process.execPath,
+    [join(repo, 'src/cli/main.ts'), 'local', '--until-ready', '-f', join(repo, 'examples/python-packages/basic.yaml')],
+    // As a person's shell would run it: their PATH (python3 with pip), nothing from the test run.
+    { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  local.child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  local.child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const exit = await local.exited;
+  const text = output.join('');
+  assert.equal(exit.code, 0, text);
+  assert.match(text, /init containers run as LOCAL PROCESSES/);
+  assert.match(text, /enrich: packages Installing\n/);
+  assert.match(text, /enrich: packages Ready: python-dateutil==2\.8, requests==2\.31\.0 \(installed by enrich-app-\d/);
+  assert.match(text, /ready: enrich\n/);
+  assert.ok(text.indexOf('packages Installing') < text.indexOf('packages Ready'), 'Installing comes before Ready');
+});
