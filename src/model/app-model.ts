@@ -4,7 +4,7 @@ import type { ResourceRequirements as K8sResources } from 'kubernetes-types/core
 import { defaults } from '../api/defaults.ts';
 import { defaultKasprVersion, findKasprVersion } from '../api/versions.ts';
 import type { KasprApp } from '../api/types.ts';
-import { canonicalRequirements, packagesHash } from '../packages/spec-hash.ts';
+import { canonicalRequirements, computePackagesHash } from '../packages/spec-hash.ts';
 import { appLabels, selectorLabels, type Labels } from './labels.ts';
 import { childNames, type ChildNames } from './names.ts';
 import type { OperatorSettings } from './operator-settings.ts';
@@ -85,9 +85,11 @@ function resolvePackages(spec: NonNullable<KasprApp['spec']['pythonPackages']>, 
   const d = defaults.pythonPackages;
   const secretRef = spec.credentials?.secretRef;
   const size = spec.cache?.size;
+  // Parsed once: the same canonical lines go to the installer and into the hash.
+  const requirements = canonicalRequirements(spec.packages);
   return {
-    hash: packagesHash(spec, image),
-    requirements: canonicalRequirements(spec.packages),
+    hash: computePackagesHash({ ...spec, requirements, image }),
+    requirements,
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],
