@@ -4,10 +4,8 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments, parse } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import { Registry } from 'prom-client';
-import type { CustomResourceDefinition } from 'kubernetes-types/apiextensions/v1.js';
-import { crdPath } from '../../src/api/crd.ts';
 import { KasprAppResource, type KasprApp } from '../../src/api/types.ts';
 import { validateKasprApp } from '../../src/api/validation.ts';
 import { formatFieldError } from '../../src/api/field-error.ts';
@@ -21,6 +19,7 @@ import { createLogger } from '../../src/runtime/logger.ts';
 import type { LocalOptions } from '../../src/cli/local.ts';
 import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 import { startControlPlane } from './controlplane.ts';
+import { installKasprAppCrd, waitFor } from './integration.ts';
 import { imagePath } from './kasprapps.ts';
 import { startPodSimulator } from './pod-simulator.ts';
 import { startWheelIndex } from './wheel-index.ts';
@@ -54,7 +53,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     cleanups.push(() => controlPlane.stop());
     const client = controlPlane.client();
     cleanups.push(() => client.close());
-    await installCrd(client);
+    await installKasprAppCrd(client);
 
     let indexUrl = options.indexUrl;
     let trustedHosts: string[] = [];
@@ -103,7 +102,10 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     io.err(`[operator] running; metrics at ${operator.http?.url ?? '?'}/metrics`);
     io.err(`[cluster] kubectl --kubeconfig ${controlPlane.kubeconfigPath} get kasprapps,statefulsets,pods,pvc`);
 
-    await waitForDefaultServiceAccount(client, shutdown.signal);
+    // Pods are not admitted before the namespace's default ServiceAccount exists.
+    await waitFor(() => client.get(ResourceTypes.ServiceAccount, { namespace, name: 'default' }), {
+      message: 'the default ServiceAccount',
+    });
     for (const object of others)
       await client.apply(
         typeOf(object),
@@ -200,30 +202,6 @@ function standIns(apps: readonly KasprApp[]): WheelProject[] {
   return [...projects.values()];
 }
 
-async function installCrd(client: KubeClient): Promise<void> {
-  const crd = parse(readFileSync(crdPath, 'utf8')) as CustomResourceDefinition & KubeObject;
-  await client.apply(ResourceTypes.CustomResourceDefinition, crd, { fieldManager: 'kasprop-local' });
-  await poll(
-    async () => {
-      const current = await client.get<CustomResourceDefinition>(ResourceTypes.CustomResourceDefinition, {
-        name: crd.metadata?.name ?? '',
-      });
-      return current?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') === true;
-    },
-    30_000,
-    'the KasprApp CRD to be established',
-  );
-}
-
-async function waitForDefaultServiceAccount(client: KubeClient, signal: AbortSignal): Promise<void> {
-  await poll(
-    async () => (await client.get(ResourceTypes.ServiceAccount, { namespace, name: 'default' })) !== undefined,
-    30_000,
-    'the default ServiceAccount',
-    signal,
-  );
-}
-
 /** Prints each app's state changes; resolves when all are Ready (true), one Failed with `untilReady` (false), or on abort. */
 async function follow(
   client: KubeClient,
@@ -260,19 +238,5 @@ async function follow(
       return true;
     }
     await new Promise((done) => setTimeout(done, 100));
-  }
-}
-
-async function poll(
-  probe: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-  signal?: AbortSignal,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (signal?.aborted === true) throw new Error('interrupted');
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 200));
   }
 }
