@@ -5,12 +5,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { readFileSync } from 'node:fs';
-import { formatYaml } from '../src/cli/render.ts';
-import { validateKasprApp } from '../src/api/validation.ts';
-import { resolveApp } from '../src/model/app-model.ts';
-import { buildChildren, type DesiredObject } from '../src/model/children.ts';
+import { formatYaml, renderCommand } from '../src/cli/render.ts';
+import type { DesiredObject } from '../src/model/children.ts';
 import { defaultOperatorSettings } from '../src/model/operator-settings.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../src/packages/installer-source.generated.ts';
 
@@ -36,14 +32,14 @@ const digest = (text: string): string => createHash('sha256').update(text).diges
 
 /** What `kasprop render -f <example>` prints, with the installer's constant sources as digests. */
 export function renderGolden(example: string): string {
-  const children: DesiredObject[] = [];
-  for (const doc of parseAllDocuments(readFileSync(example, 'utf8'))) {
-    const value: unknown = doc.toJS();
-    if ((value as { kind?: unknown }).kind !== 'KasprApp') continue;
-    const result = validateKasprApp(value);
-    if (!result.ok) throw new Error(`${example} is not valid: ${JSON.stringify(result.errors)}`);
-    children.push(...buildChildren(resolveApp(result.app, defaultOperatorSettings)));
-  }
+  const out: string[] = [];
+  const errors: string[] = [];
+  const code = renderCommand([example], 'json', defaultOperatorSettings, {
+    out: (l) => out.push(l),
+    err: (l) => errors.push(l),
+  });
+  if (code !== 0) throw new Error(`${example} does not render: ${errors.join('; ')}`);
+  const children = (JSON.parse(out.join('\n')) as { items: DesiredObject[] }).items;
   const constants = new Map([
     [INSTALLER_BOOTSTRAP, `<installer bootstrap sha256:${digest(INSTALLER_BOOTSTRAP)}>`],
     [INSTALLER_PROGRAM, `<installer program sha256:${digest(INSTALLER_PROGRAM)}>`],
