@@ -1,12 +1,12 @@
 // The whole status of a KasprApp, computed from what the informers see. Pure, and written apart from the
 // reconcile of children (as the Prometheus Operator does), so a status write never delays or blocks a sync.
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
-import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { KasprApp, KasprAppStatus, PythonPackagesStatus } from '../api/types.ts';
 import type { FieldError } from '../api/field-error.ts';
 import { formatFieldError } from '../api/field-error.ts';
 import { packagesIgnoredWarning, type AppModel } from '../model/app-model.ts';
 import { ConditionTypes, removeCondition, setCondition, type ConditionUpdate } from './conditions.ts';
+import type { InstallObservation } from './install-observation.ts';
 import { packagesStatus, type CacheMode } from './packages-status.ts';
 
 export interface StatusInput {
@@ -17,7 +17,8 @@ export interface StatusInput {
 export interface ValidStatusInput extends StatusInput {
   readonly model: AppModel;
   readonly statefulSet: StatefulSet | undefined;
-  readonly pods: readonly Pod[];
+  /** What the app's pods report about their installs (observeInstall). */
+  readonly observations: readonly InstallObservation[];
   readonly cacheMode: CacheMode;
   /** Operator warnings about the packages (e.g. the emptyDir fallback and its cause). */
   readonly packagesWarnings: readonly string[];
@@ -35,7 +36,7 @@ export function validStatus(input: ValidStatusInput): KasprAppStatus {
     pythonPackages = packagesStatus({
       hash: model.packages.hash,
       cacheMode: input.cacheMode,
-      pods: input.pods,
+      observations: input.observations,
       previous: previous.pythonPackages,
       warnings: [...model.warnings, ...input.packagesWarnings],
     });

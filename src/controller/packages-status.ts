@@ -1,9 +1,8 @@
 // status.pythonPackages for the current spec hash, from what the pods report. Pure: the same pods and previous
 // status always give the same status, so a resync that finds nothing new writes nothing.
-import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { PythonPackagesStatus } from '../api/types.ts';
 import type { InstallResult } from '../packages/installer-contract.ts';
-import { observeInstall, type InstallObservation } from './install-observation.ts';
+import type { InstallObservation } from './install-observation.ts';
 
 /** `shared`: one claim for all pods; `emptyDir`: each pod installs into its own volume. */
 export type CacheMode = 'shared' | 'emptyDir';
@@ -11,16 +10,15 @@ export type CacheMode = 'shared' | 'emptyDir';
 export interface PackagesStatusInput {
   readonly hash: string;
   readonly cacheMode: CacheMode;
-  readonly pods: readonly Pod[];
+  /** What the app's pods report (observeInstall), whatever their hash: only this hash's reports count. */
+  readonly observations: readonly InstallObservation[];
   readonly previous?: PythonPackagesStatus | undefined;
   /** Warnings from the operator itself (e.g. why the cache fell back to emptyDir). */
   readonly warnings: readonly string[];
 }
 
 export function packagesStatus(input: PackagesStatusInput): PythonPackagesStatus {
-  const observations = input.pods
-    .map((pod) => observeInstall(pod, input.hash))
-    .filter((o): o is InstallObservation => o !== undefined);
+  const observations = input.observations.filter((o) => o.hash === input.hash);
   const ready = observations.filter(
     (o): o is Extract<InstallObservation, { kind: 'result' }> => o.kind === 'result' && o.result.state === 'Ready',
   );

@@ -2,7 +2,7 @@
 // state of the cluster, applies each child through its step, then writes the status apart from the children.
 // A run that finds nothing to change sends no mutating request.
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
-import type { PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
+import type { PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
 import { KasprAppResource, type KasprApp, type KasprAppStatus } from '../api/types.ts';
 import { formatFieldError } from '../api/field-error.ts';
 import { validateKasprApp } from '../api/validation.ts';
@@ -27,7 +27,6 @@ import { observeInstall } from './install-observation.ts';
 import type { InstallLedger } from './install-ledger.ts';
 import type { PackageMetrics } from './package-metrics.ts';
 import { decidePackagesVolume, type PackagesVolumeDecision } from './packages-volume.ts';
-import { packagesHashAnnotation } from '../model/python-packages.ts';
 import { childSteps, type ChildStep } from './steps.ts';
 
 export interface ReconcilerDeps {
@@ -117,18 +116,20 @@ export class KasprAppReconciler {
       throw new Error(`children refused by the apiserver: ${message}`);
     }
 
-    const pods = view.podsOf(key);
+    // Each pod's report is read once, for the status and for the install metrics.
+    const observations = view.podsOf(key).flatMap((pod) => observeInstall(pod) ?? []);
     const status = validStatus({
       app,
       model,
       statefulSet: view.child(ResourceTypes.StatefulSet, model.namespace, model.names.statefulSet) as
         StatefulSet | undefined,
-      pods,
+      observations,
       cacheMode: packagesVolume.cacheMode,
       packagesWarnings: warnings,
       now: this.#now().toISOString(),
     });
-    this.#countInstalls(model, pods);
+    // Installs of any spec hash count, also of one the spec has moved on from while it ran.
+    this.#deps.metrics.record(model.namespace, model.name, this.#deps.ledger.record(key, observations));
     events.push(
       ...specWarningEvents(app.status, app.metadata.generation, validation.warnings.map(formatFieldError)),
       ...packagesEvents(app.status, status),
@@ -156,17 +157,6 @@ export class KasprAppReconciler {
       return applier.deleteIfPresent(step.type, live);
     }
     return (await applier.apply(step.type, desired.object, live, { signal })).result;
-  }
-
-  #countInstalls(model: AppModel, pods: readonly Pod[]): void {
-    // Installs of any spec hash count, also of one the spec has moved on from while it ran.
-    const observations = pods.flatMap((pod) => {
-      const hash = pod.metadata?.annotations?.[packagesHashAnnotation];
-      const observation = hash === undefined ? undefined : observeInstall(pod, hash);
-      return observation === undefined ? [] : [observation];
-    });
-    const counted = this.#deps.ledger.record(`${model.namespace}/${model.name}`, observations);
-    this.#deps.metrics.record(model.namespace, model.name, counted);
   }
 
   async #writeStatus(app: KasprApp, status: KasprAppStatus, signal: AbortSignal): Promise<void> {

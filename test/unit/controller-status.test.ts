@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerStatus, PersistentVolumeClaim, Pod } from 'kubernetes-types/core/v1.js';
 import type { InstallResult } from '../../src/packages/installer-contract.ts';
-import { observeInstall } from '../../src/controller/install-observation.ts';
+import { observeInstall, type InstallObservation } from '../../src/controller/install-observation.ts';
 import { packagesStatus } from '../../src/controller/packages-status.ts';
 import { InstallLedger } from '../../src/controller/install-ledger.ts';
 import { packagesEvents } from '../../src/controller/events.ts';
@@ -45,31 +45,43 @@ function pod(name: string, init: Partial<ContainerStatus> | undefined, podHash =
   };
 }
 
+/** Each pod's report, as the reconciler reads them. */
+const observe = (pods: readonly Pod[]): InstallObservation[] => pods.flatMap((p) => observeInstall(p) ?? []);
+
 const terminated = (message: string, exitCode = 0, reason = exitCode === 0 ? 'Completed' : 'Error') => ({
   state: { terminated: { exitCode, reason, message, finishedAt: '2026-11-26T10:00:06Z' } },
 });
 
 describe('install observation from pod status', () => {
   test('a termination message with a result', () => {
-    assert.deepEqual(observeInstall(pod('p0', terminated(JSON.stringify(result()))), hash), {
+    assert.deepEqual(observeInstall(pod('p0', terminated(JSON.stringify(result())))), {
       kind: 'result',
       pod: 'p0',
+      hash,
       result: result(),
     });
   });
 
-  test('pods of another spec hash are ignored', () => {
-    assert.equal(observeInstall(pod('p0', terminated(JSON.stringify(result())), 'bbbbbbbbbbbbbbbb'), hash), undefined);
+  test('each report is tagged with its pod spec hash; pods without packages report nothing', () => {
+    const other = observeInstall(pod('p0', terminated(JSON.stringify(result())), 'bbbbbbbbbbbbbbbb'));
+    assert.ok(other);
+    assert.equal(other.hash, 'bbbbbbbbbbbbbbbb');
+    assert.equal(observeInstall({ metadata: { name: 'plain' } }), undefined);
+    // The status of one hash ignores the reports of another (an old revision's pods).
+    assert.equal(
+      packagesStatus({ hash, warnings: [], cacheMode: 'shared', observations: [other] }).state,
+      'Installing',
+    );
   });
 
   test('a missing Secret (CreateContainerConfigError) is a configuration failure, not Installing forever', () => {
     const observation = observeInstall(
       pod('p0', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "pypi" not found' } } }),
-      hash,
     );
     assert.deepEqual(observation, {
       kind: 'failed',
       pod: 'p0',
+      hash,
       errorType: 'configuration',
       error: 'secret "pypi" not found',
       occurrence: 'uid-p0/configuration',
@@ -90,24 +102,20 @@ describe('install observation from pod status', () => {
         lastState: { terminated: { exitCode: 1, reason: 'Error', message: JSON.stringify(failed) } },
         restartCount: 2,
       }),
-      hash,
     );
-    assert.deepEqual(observation, { kind: 'result', pod: 'p0', result: failed });
+    assert.deepEqual(observation, { kind: 'result', pod: 'p0', hash, result: failed });
   });
 
   test('an OOM kill with only a log tail', () => {
-    const observation = observeInstall(
-      pod('p0', terminated('Collecting numpy\nBuilding wheel', 137, 'OOMKilled')),
-      hash,
-    );
+    const observation = observeInstall(pod('p0', terminated('Collecting numpy\nBuilding wheel', 137, 'OOMKilled')));
     assert.ok(observation?.kind === 'failed');
     assert.equal(observation.errorType, 'out_of_memory');
     assert.equal(observation.error, 'install-packages was killed for exceeding its memory limit: Building wheel');
   });
 
   test('running, or not started yet, is installing', () => {
-    assert.deepEqual(observeInstall(pod('p0', { state: { running: {} } }), hash), { kind: 'installing', pod: 'p0' });
-    assert.deepEqual(observeInstall(pod('p1', undefined), hash), { kind: 'installing', pod: 'p1' });
+    assert.deepEqual(observeInstall(pod('p0', { state: { running: {} } })), { kind: 'installing', pod: 'p0', hash });
+    assert.deepEqual(observeInstall(pod('p1', undefined)), { kind: 'installing', pod: 'p1', hash });
   });
 });
 
@@ -115,19 +123,25 @@ describe('status.pythonPackages', () => {
   const base = { hash, warnings: [] };
 
   test('Installing while no pod has a result, then Ready with what was installed', () => {
-    assert.deepEqual(packagesStatus({ ...base, cacheMode: 'shared', pods: [pod('p0', { state: { running: {} } })] }), {
-      hash,
-      cacheMode: 'shared',
-      state: 'Installing',
-      installed: [],
-      warnings: [],
-    });
+    assert.deepEqual(
+      packagesStatus({ ...base, cacheMode: 'shared', observations: observe([pod('p0', { state: { running: {} } })]) }),
+      {
+        hash,
+        cacheMode: 'shared',
+        state: 'Installing',
+        installed: [],
+        warnings: [],
+      },
+    );
     const cached = result({ source: 'cache' });
     assert.deepEqual(
       packagesStatus({
         ...base,
         cacheMode: 'shared',
-        pods: [pod('p0', terminated(JSON.stringify(result()))), pod('p1', terminated(JSON.stringify(cached)))],
+        observations: observe([
+          pod('p0', terminated(JSON.stringify(result()))),
+          pod('p1', terminated(JSON.stringify(cached))),
+        ]),
       }),
       {
         hash,
@@ -153,7 +167,7 @@ describe('status.pythonPackages', () => {
     const status = packagesStatus({
       ...base,
       cacheMode: 'shared',
-      pods: [pod('p0', terminated(JSON.stringify(failed), 1))],
+      observations: observe([pod('p0', terminated(JSON.stringify(failed), 1))]),
     });
     assert.equal(status.state, 'Failed');
     assert.equal(status.errorType, 'package_not_found');
@@ -164,23 +178,32 @@ describe('status.pythonPackages', () => {
     const ready = packagesStatus({
       ...base,
       cacheMode: 'shared',
-      pods: [pod('p0', terminated(JSON.stringify(result())))],
+      observations: observe([pod('p0', terminated(JSON.stringify(result())))]),
     });
-    assert.deepEqual(packagesStatus({ ...base, cacheMode: 'shared', pods: [], previous: ready }), ready);
+    assert.deepEqual(
+      packagesStatus({ ...base, cacheMode: 'shared', observations: observe([]), previous: ready }),
+      ready,
+    );
     assert.equal(
-      packagesStatus({ ...base, hash: 'cccccccccccccccc', cacheMode: 'shared', pods: [], previous: ready }).state,
+      packagesStatus({
+        ...base,
+        hash: 'cccccccccccccccc',
+        cacheMode: 'shared',
+        observations: observe([]),
+        previous: ready,
+      }).state,
       'Installing',
     );
   });
 
   test('per-pod volumes: Ready once a pod has installed the spec, while new pods install; a failing pod fails it', () => {
     const installing = [pod('p0', terminated(JSON.stringify(result()))), pod('p1', { state: { running: {} } })];
-    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', pods: installing }).state, 'Ready');
+    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', observations: observe(installing) }).state, 'Ready');
     const failing = [
       pod('p0', terminated(JSON.stringify(result()))),
       pod('p1', terminated('Killed', 137, 'OOMKilled')),
     ];
-    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', pods: failing }).state, 'Failed');
+    assert.equal(packagesStatus({ ...base, cacheMode: 'emptyDir', observations: observe(failing) }).state, 'Failed');
   });
 
   test('a failed install stays Failed while the kubelet retries it (no flapping to Installing)', () => {
@@ -196,7 +219,7 @@ describe('status.pythonPackages', () => {
       lastState: { terminated: { exitCode: 1, reason: 'Error', message: JSON.stringify(failed) } },
       restartCount: 1,
     });
-    const status = packagesStatus({ ...base, cacheMode: 'shared', pods: [retrying] });
+    const status = packagesStatus({ ...base, cacheMode: 'shared', observations: observe([retrying]) });
     assert.equal(status.state, 'Failed');
     assert.equal(status.errorType, 'network');
   });
@@ -205,7 +228,7 @@ describe('status.pythonPackages', () => {
     const status = packagesStatus({
       ...base,
       cacheMode: 'shared',
-      pods: [pod('p0', terminated(JSON.stringify(result({ installedTotal: 300 }))))],
+      observations: observe([pod('p0', terminated(JSON.stringify(result({ installedTotal: 300 }))))]),
     });
     assert.deepEqual(status.warnings, ['installed lists 2 of 300 distributions (the result must fit in 4 KiB)']);
   });
@@ -215,14 +238,13 @@ describe('install accounting', () => {
   test('each install is counted once however often it is observed; cache hits are not installs', () => {
     const ledger = new InstallLedger('2026-11-26T09:00:00Z');
     const observations = [
-      observeInstall(pod('p0', terminated(JSON.stringify(result()))), hash)!,
-      observeInstall(pod('p1', terminated(JSON.stringify(result({ source: 'cache' })))), hash)!,
+      observeInstall(pod('p0', terminated(JSON.stringify(result()))))!,
+      observeInstall(pod('p1', terminated(JSON.stringify(result({ source: 'cache' })))))!,
     ];
     assert.deepEqual(ledger.record('ns/orders', observations), [{ result: 'success', durationSeconds: 4.25 }]);
     assert.deepEqual(ledger.record('ns/orders', observations), []);
     const failure = observeInstall(
       pod('p2', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'x' } } }),
-      hash,
     )!;
     assert.deepEqual(ledger.record('ns/orders', [failure]), [{ result: 'failure', errorType: 'configuration' }]);
     assert.deepEqual(ledger.record('ns/orders', [failure]), []);
@@ -231,7 +253,7 @@ describe('install accounting', () => {
   test('installs that finished before counting began are not counted again', () => {
     const ledger = new InstallLedger('2026-11-26T11:00:00.500Z');
     assert.deepEqual(
-      ledger.record('ns/orders', [observeInstall(pod('p0', terminated(JSON.stringify(result()))), hash)!]),
+      ledger.record('ns/orders', [observeInstall(pod('p0', terminated(JSON.stringify(result()))))!]),
       [],
     );
   });
