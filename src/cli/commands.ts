@@ -45,8 +45,9 @@ export const commands: readonly Command[] = [
     synopsis: '-f FILE...',
     summary: 'validate KasprApp manifests (multi-document YAML); exit 1 on any error',
     options: { file: { type: 'string', short: 'f', multiple: true } },
-    help: `  -f, --file FILE      a manifest file; repeat for more. Each error prints as file:document:field: reason;
-                       warnings go to stderr; documents of other kinds are skipped`,
+    help: `  -f, --file FILE      a manifest file; repeat for more. Each error prints as file:line: field: reason (the
+                       line of the field, or of its parent when it is missing); warnings go to stderr. Then one
+                       line per file says what was checked; documents of other kinds are skipped and counted`,
     run: (values, io) => (needFiles('validate', values, io) ? validateCommand(files(values), io) : 2),
   },
   {
