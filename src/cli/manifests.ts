@@ -1,6 +1,7 @@
 // Reading KasprApp manifests from multi-document YAML files, for the commands that take `-f FILE`. Every document
 // keeps its line numbers, so a problem is reported as `file:line`, the form editors and terminals jump to.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { FieldError } from '../api/field-error.ts';
 import { formatFieldError } from '../api/field-error.ts';
@@ -20,7 +21,11 @@ export interface ManifestProblem {
   readonly message: string;
 }
 
-export function readManifests(files: readonly string[]): {
+/** Reads each file relative to `baseDir`; messages name it as given. */
+export function readManifests(
+  files: readonly string[],
+  baseDir: string,
+): {
   documents: ManifestDocument[];
   problems: ManifestProblem[];
 } {
@@ -29,7 +34,7 @@ export function readManifests(files: readonly string[]): {
   for (const file of files) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readFileSync(resolve(baseDir, file), 'utf8');
     } catch (error) {
       problems.push({ file, unreadable: true, message: `cannot read: ${(error as Error).message}` });
       continue;

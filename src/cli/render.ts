@@ -13,11 +13,12 @@ export type OutputFormat = 'yaml' | 'json';
 
 export function renderCommand(
   files: readonly string[],
+  baseDir: string,
   format: OutputFormat,
   settings: OperatorSettings,
   io: CommandIo,
 ): number {
-  const { documents, problems } = readManifests(files);
+  const { documents, problems } = readManifests(files, baseDir);
   const apps: KasprApp[] = [];
   let failed = problems.length > 0;
   for (const p of problems) io.err(formatProblem(p));

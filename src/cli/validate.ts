@@ -26,8 +26,8 @@ export interface FileTally {
   readonly skipped: readonly string[];
 }
 
-export function validateCommand(files: readonly string[], io: CommandIo): number {
-  const { documents, problems } = readManifests(files);
+export function validateCommand(files: readonly string[], baseDir: string, io: CommandIo): number {
+  const { documents, problems } = readManifests(files, baseDir);
   let failed = problems.length > 0;
   for (const file of new Set(files)) {
     const fileProblems = problems.filter((p) => p.file === file);

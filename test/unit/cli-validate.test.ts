@@ -6,10 +6,13 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { crdText } from '../../src/api/crd.ts';
 
-async function run(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+async function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) }, env);
   return { code, out, err };
 }
 
@@ -72,6 +75,19 @@ describe('kasprop CLI', () => {
         `${good}: 1 KasprApp valid, 0 warnings; 1 document skipped (v1 Secret)`,
         `${others}: no KasprApp; 1 document skipped (v1 ConfigMap)`,
       ],
+      err: [],
+    });
+  });
+
+  test('validate: -f is relative to where npm was run (INIT_CWD), and named as given', async () => {
+    const good = join(dir, 'here.yaml');
+    writeFileSync(
+      good,
+      'apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata: {name: h}\nspec: {bootstrapServers: "k:9092"}\n',
+    );
+    assert.deepEqual(await run(['validate', '-f', 'here.yaml'], { INIT_CWD: dir }), {
+      code: 0,
+      out: ['here.yaml: 1 KasprApp valid, 0 warnings'],
       err: [],
     });
   });
