@@ -3,7 +3,11 @@
 // `npm run -s kasprop -- ...`, `npm start -- ...` or `node src/cli/main.ts ...`) must name a command of src/cli/commands.ts
 // and parse with its options exactly as main.ts parses them; every `npm run` script shown must exist; relative links
 // and their anchors must resolve; the user guide must mention every field, status field, error type, metric and reason
-// the code has. Failures name the file and line. Minimum counts keep the test from passing by finding nothing.
+// the code has. Shown outputs are checked by running or computing them: every kasprop command of a fenced shell block
+// that needs no cluster is run as written, and the plain block right after it must be what it prints; every render's
+// output must parse; every spec hash, the status, the conditions and the event messages in the user guide must be what
+// the code makes of the guide's app and termination message. Failures name the file and line. Minimum counts keep the
+// test from passing by finding nothing.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -22,18 +26,23 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import { Registry } from 'prom-client';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { kasprAppSchema, type SchemaNode } from '../../src/api/crd.ts';
 import { formatFieldError, type FieldError } from '../../src/api/field-error.ts';
+import type { KasprApp, KasprAppStatus } from '../../src/api/types.ts';
 import { validateKasprApp } from '../../src/api/validation.ts';
 import { commands } from '../../src/cli/commands.ts';
 import { fieldLine } from '../../src/cli/manifests.ts';
+import { validStatus } from '../../src/controller/app-status.ts';
+import { packagesEvents } from '../../src/controller/events.ts';
+import { observeInstall } from '../../src/controller/install-observation.ts';
 import { PackageMetrics } from '../../src/controller/package-metrics.ts';
-import { resolveApp } from '../../src/model/app-model.ts';
+import { resolveApp, type AppModel } from '../../src/model/app-model.ts';
 import { buildChildren } from '../../src/model/children.ts';
 import { defaultOperatorSettings } from '../../src/model/operator-settings.ts';
-import { installContainerName } from '../../src/model/python-packages.ts';
+import { installContainerName, packagesHashAnnotation } from '../../src/model/python-packages.ts';
 import { INSTALL_ERROR_TYPES } from '../../src/packages/installer-contract.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -538,6 +547,15 @@ function checkKasprApp(doc: FoundYaml): string[] {
     : [`${doc.at}: the ${installContainerName} init container is wrongly rendered`];
 }
 
+/** The user guide's app: its `# enrich.yaml` block, validated and resolved as the operator does. */
+function guideApp(guide: Markdown): { app: KasprApp; model: AppModel } {
+  const block = guide.fences.find((f) => namedFile(f) === 'enrich.yaml');
+  assert.ok(block, `${guide.file} has no # enrich.yaml block`);
+  const result = validateKasprApp(parseAllDocuments(block.lines.join('\n'))[0]?.toJS());
+  assert.ok(result.ok);
+  return { app: result.app, model: resolveApp(result.app, defaultOperatorSettings) };
+}
+
 // ---- files ---------------------------------------------------------------------------------------------------------
 
 function filesUnder(directory: string, suffixes: readonly string[]): string[] {
@@ -780,6 +798,112 @@ describe('documentation', () => {
     assert.ok(checked >= 30, `only ${checked} relative links found`);
   });
 
+  test("every spec hash in the user guide is the one the code computes for the guide's app", (t) => {
+    const guide = markdown.find((m) => m.file === 'docs/user-guide/python-packages.md');
+    assert.ok(guide);
+    const hash = guideApp(guide).model.packages?.hash;
+    assert.ok(hash !== undefined);
+    const lines = [
+      ...guide.prose,
+      ...guide.fences.flatMap((f) => f.lines.map((text, i) => ({ line: f.firstLine + i, text }))),
+    ];
+    const shown = lines.flatMap(({ line, text }) =>
+      [...text.matchAll(/\b[0-9a-f]{16}\b/g)].map((m) => ({ line, value: m[0] })),
+    );
+    assert.deepEqual(
+      shown
+        .filter((h) => h.value !== hash)
+        .map((h) => `${guide.file}:${h.line}: ${h.value} is not the spec hash ${hash}`),
+      [],
+    );
+    t.diagnostic(`${shown.length} hashes shown`);
+    assert.ok(shown.length >= 8, `only ${shown.length} hashes found`);
+  });
+
+  test("the user guide's status, conditions and events are what the code makes of its termination message", () => {
+    const guide = markdown.find((m) => m.file === 'docs/user-guide/python-packages.md');
+    assert.ok(guide);
+    const { app, model } = guideApp(guide);
+    const blocks = (lang: string, pattern: RegExp): Fence[] =>
+      guide.fences.filter((f) => f.lang === lang && pattern.test(f.lines.join('\n')));
+    const [terminationMessage] = blocks('json', /"formatVersion"/);
+    const [statusBlock] = blocks('yaml', /^status:/m);
+    assert.ok(terminationMessage && statusBlock, 'the guide shows a termination message and a status');
+    const shown = (parseAllDocuments(statusBlock.lines.join('\n'))[0]?.toJS() as { status: KasprAppStatus }).status;
+
+    // The pod that reported the termination message, in a StatefulSet that has rolled out with every pod ready.
+    const message = terminationMessage.lines.join('\n').trim();
+    const pod: Pod = {
+      metadata: { name: 'enrich-app-0', annotations: { [packagesHashAnnotation]: model.packages?.hash ?? '' } },
+      status: {
+        initContainerStatuses: [
+          {
+            name: installContainerName,
+            image: model.image,
+            imageID: '',
+            ready: true,
+            restartCount: 0,
+            state: { terminated: { exitCode: 0, reason: 'Completed', message } },
+          },
+        ],
+      },
+    };
+    const replicas = model.replicas;
+    const statefulSet: StatefulSet = {
+      metadata: { name: 'enrich-app', generation: 1 },
+      status: { replicas, readyReplicas: replicas, updatedReplicas: replicas, observedGeneration: 1 },
+    };
+    const generated = validStatus({
+      app: { ...app, metadata: { ...app.metadata, generation: shown.observedGeneration } },
+      now: '2026-11-26T11:10:55Z',
+      model,
+      statefulSet,
+      observations: [observeInstall(pod)].flatMap((o) => o ?? []),
+      cacheMode: 'shared',
+      packagesWarnings: [],
+    });
+    const withoutTimes = (status: KasprAppStatus) => ({
+      ...status,
+      conditions: status.conditions?.map(({ type, status: value, reason, message: text }) => ({
+        type,
+        status: value,
+        reason,
+        message: text,
+      })),
+    });
+    assert.deepEqual(withoutTimes(shown), withoutTimes(generated));
+
+    // The condition and event messages the guide's tables give, as patterns: `N` a number, `<...>` a word.
+    const pattern = (template: string): RegExp =>
+      new RegExp(
+        `^${template
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/^N /, '\\d+ ')
+          .replace(/<[a-z]+>/g, '\\S+')}$`,
+      );
+    const tableRow = (reason: string): string[] => {
+      const row = guide.prose.find(
+        ({ text }) => text.startsWith('|') && text.split('|').some((c) => c.trim() === `\`${reason}\``),
+      );
+      assert.ok(row, `no table row for ${reason}`);
+      return row.text.split('|').map((c) => c.trim());
+    };
+    const eventTemplate = (reason: string): string => inlineCode(tableRow(reason)[4] ?? '')[0] ?? '';
+    const conditionTemplate = (reason: string): string =>
+      /message `([^`]+)`/.exec(tableRow(reason)[4] ?? '')?.[1] ?? '';
+
+    const installing = { pythonPackages: { hash: model.packages?.hash ?? '', state: 'Installing' as const } };
+    const events = [...packagesEvents(undefined, installing), ...packagesEvents(installing, generated)];
+    assert.deepEqual(
+      events.map((e) => e.reason),
+      ['PackagesInstalling', 'PackagesInstalled'],
+    );
+    for (const event of events) assert.match(event.message, pattern(eventTemplate(event.reason)), event.reason);
+    const condition = generated.conditions?.find((c) => c.type === 'PythonPackagesReady');
+    assert.ok(condition);
+    assert.match(condition.message ?? '', pattern(conditionTemplate(condition.reason)));
+  });
+
   test('the user guide covers every pythonPackages field, status field, error type, metric and reason', (t) => {
     const guidePath = join(root, 'docs/user-guide/python-packages.md');
     const guide = parseMarkdown(relative(root, guidePath), readFileSync(guidePath, 'utf8'));
@@ -905,5 +1029,76 @@ describe('documentation', () => {
     assert.deepEqual(parseMarkdown('open.md', 'text\n```sh\nkasprop crd\n').problems, [
       'open.md:2: the code fence is never closed',
     ]);
+  });
+
+  test('the command runner plans, pairs and compares as it should', () => {
+    const plan = (line: string): string => {
+      const p = planLine(line);
+      return p.kind === 'run'
+        ? `run ${p.command} [${p.args.join(' ')}]${p.stdoutTo ? ` > ${p.stdoutTo}` : ''}`
+        : p.kind;
+    };
+    assert.deepEqual(
+      [
+        'npm run -s kasprop -- render -f x.yaml > out.yaml  # saved',
+        'npm run -s kasprop -- validate -f x.yaml | grep error',
+        'npm run -s kasprop -- run --help',
+        'npm run -s kasprop -- run --kubeconfig k',
+        'npm run -s kasprop -- render -f <file>',
+        'npm start -- --until-ready',
+        'kubectl apply -f x.yaml',
+      ].map(plan),
+      [
+        'run render [-f x.yaml] > out.yaml',
+        'problem',
+        'run run [--help]',
+        'not-offline',
+        'not-offline',
+        'not-offline',
+        'not-offline',
+      ],
+    );
+
+    const sample = parseMarkdown(
+      'sample.md',
+      [
+        '```sh',
+        'kasprop crd',
+        '```',
+        '',
+        '```',
+        'shown',
+        '```',
+        'text',
+        '```sh',
+        'kasprop crd',
+        '```',
+        '```yaml',
+        'a: 1',
+        '```',
+      ].join('\n'),
+    );
+    const pairs = outputBlocks(sample);
+    assert.equal(pairs.size, 1, 'only a plain block right after a shell block is its output');
+    assert.deepEqual(pairs.get(sample.fences[0]!)?.lines, ['shown']);
+
+    assert.ok(matchesExcerpt(['a', '...', 'd'], ['a', 'b', 'c', 'd']));
+    assert.ok(matchesExcerpt(['...', 'c', '...'], ['a', 'b', 'c', 'd']));
+    assert.ok(!matchesExcerpt(['a', 'd'], ['a', 'b', 'c', 'd']), 'without ... every line counts');
+    assert.ok(!matchesExcerpt(['a', '...', 'x'], ['a', 'b', 'c', 'd']));
+    assert.deepEqual(outputLines('a  \nb\n\n'), ['a', 'b']);
+  });
+
+  test("npm run without -s would break a render's JSON, which is why the docs say -s", async () => {
+    const args = ['run', 'kasprop', '--', 'render', '-f', 'examples/basic.yaml', '-o', 'json'];
+    const [loud, silent] = await Promise.all([
+      runWords(['npm', ...args], root),
+      runWords(['npm', args[0]!, '-s', ...args.slice(1)], root),
+    ]);
+    assert.equal(loud.code, 0, loud.stderr);
+    assert.match(loud.stdout, /^\s*> kasprop@[^\n]* kasprop\n/);
+    assert.throws(() => JSON.parse(loud.stdout) as unknown, SyntaxError);
+    assert.equal(silent.code, 0, silent.stderr);
+    assert.equal((JSON.parse(silent.stdout) as { kind: string }).kind, 'List');
   });
 });
