@@ -16,7 +16,7 @@ export interface CommandIo {
 }
 
 /** What validate found in one file. */
-export interface FileTally {
+interface FileTally {
   readonly file: string;
   readonly apps: number;
   readonly invalidApps: number;
@@ -27,9 +27,10 @@ export interface FileTally {
 }
 
 export function validateCommand(files: readonly string[], baseDir: string, io: CommandIo): number {
-  const { documents, problems } = readManifests(files, baseDir);
+  const unique = [...new Set(files)];
+  const { documents, problems } = readManifests(unique, baseDir);
   let failed = problems.length > 0;
-  for (const file of new Set(files)) {
+  for (const file of unique) {
     const fileProblems = problems.filter((p) => p.file === file);
     for (const p of fileProblems) io.out(formatProblem(p));
     if (fileProblems.some((p) => p.unreadable)) continue;
@@ -71,7 +72,7 @@ function validateFile(file: string, documents: readonly ManifestDocument[], io: 
 const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /** `basic.yaml: 1 KasprApp valid, 0 warnings; 1 document skipped (v1 Secret)`. */
-export function summarize(tally: FileTally): string {
+function summarize(tally: FileTally): string {
   const { file, apps, invalidApps, errors, warnings, skipped } = tally;
   const others = skipped.length > 0 ? `; ${count(skipped.length, 'document')} skipped (${skipped.join(', ')})` : '';
   if (apps === 0) return `${file}: no KasprApp${others}`;

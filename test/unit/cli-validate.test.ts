@@ -69,7 +69,7 @@ describe('kasprop CLI', () => {
     );
     const others = join(dir, 'others.yaml');
     writeFileSync(others, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n');
-    assert.deepEqual(await run(['validate', '-f', good, '-f', others]), {
+    assert.deepEqual(await run(['validate', '-f', good, '-f', others, '-f', good]), {
       code: 0,
       out: [
         `${good}: 1 KasprApp valid, 0 warnings; 1 document skipped (v1 Secret)`,
