@@ -7,7 +7,7 @@ import { formatFieldError } from '../api/field-error.ts';
 import { packagesIgnoredWarning, type AppModel } from '../model/app-model.ts';
 import { ConditionTypes, removeCondition, setCondition, type ConditionUpdate } from './conditions.ts';
 import type { InstallObservation } from './install-observation.ts';
-import { packagesStatus, type CacheMode } from './packages-status.ts';
+import { installedCount, packagesStatus, type CacheMode } from './packages-status.ts';
 
 export interface StatusInput {
   readonly app: KasprApp;
@@ -107,7 +107,7 @@ function packagesCondition(status: PythonPackagesStatus): ConditionUpdate {
         type,
         status: 'True',
         reason: 'Installed',
-        message: `${status.installed?.length ?? 0} distributions installed by ${status.installedBy ?? 'a pod'}`,
+        message: `${installedCount(status)} installed by ${status.installedBy ?? 'a pod'}`,
       };
     case 'Failed':
       return {

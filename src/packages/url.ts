@@ -1,6 +1,7 @@
 // The URLs pip is pointed at: package indexes and direct requirement URLs. They reach pip as data, but pip
 // itself gives some characters meaning (`${VAR}` is expanded in requirements files, ` #` starts a comment),
 // and a URL is a place users are tempted to put passwords, so the accepted set is deliberately narrow.
+import { checkNoDollar } from './pip-expansion.ts';
 
 const vcsSchemes = new Set(['git', 'hg', 'svn', 'bzr']);
 const vcsTransports = new Set(['https', 'http', 'ssh', 'git']);
@@ -12,7 +13,8 @@ export type UrlKind = 'index' | 'requirement';
 
 /** Why a URL is not acceptable, or undefined when it is. The reason reads after "URL ...". */
 export function checkUrl(text: string, kind: UrlKind): string | undefined {
-  if (text.includes('$')) return "must not contain '$' (pip expands ${...} references)";
+  const dollar = checkNoDollar(text);
+  if (dollar !== undefined) return dollar;
   if (!urlCharacters.test(text))
     return 'contains characters that are not allowed in a URL (spaces, quotes, braces, backslashes)';
   let url: URL;
@@ -41,6 +43,8 @@ export function checkUrl(text: string, kind: UrlKind): string | undefined {
 
 /** host or host:port, as pip's --trusted-host takes it. */
 export function checkTrustedHost(text: string): string | undefined {
+  const dollar = checkNoDollar(text);
+  if (dollar !== undefined) return dollar;
   const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?$/.exec(text);
   if (!match) return 'must be a host name or IP address, optionally with :port (no scheme, path or credentials)';
   const port = match[2];

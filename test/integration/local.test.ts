@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { standInsNote, untilReadyNote } from '../../src/cli/local.ts';
 import { spawnTracked, testRootEnv } from '../support/processes.ts';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -27,5 +28,10 @@ test('kasprop local applies the basic example and shows it going Installing -> R
   assert.match(text, /enrich: packages Installing\n/);
   assert.match(text, /enrich: packages Ready: python-dateutil==2\.8, requests==2\.31\.0 \(installed by enrich-app-\d/);
   assert.match(text, /ready: enrich\n/);
+  assert.ok(
+    text.includes(`${untilReadyNote}\n`),
+    'says that --until-ready removes the cluster the kubectl line is for',
+  );
+  assert.ok(text.includes(`${standInsNote}\n`), 'says that the installed packages are stand-ins');
   assert.ok(text.indexOf('packages Installing') < text.indexOf('packages Ready'), 'Installing comes before Ready');
 });

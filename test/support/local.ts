@@ -16,7 +16,7 @@ import type { CommandIo } from '../../src/cli/validate.ts';
 import type { KubeClient, KubeObject } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, resourceTypeOf } from '../../src/runtime/kube/resources.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import type { LocalOptions } from '../../src/cli/local.ts';
+import { standInsNote, untilReadyNote, type LocalOptions } from '../../src/cli/local.ts';
 import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 import { startControlPlane } from './controlplane.ts';
 import { installKasprAppCrd, waitFor } from './integration.ts';
@@ -101,6 +101,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     });
     io.err(`[operator] running; metrics at ${operator.http?.url ?? '?'}/metrics`);
     io.err(`[cluster] kubectl --kubeconfig ${controlPlane.kubeconfigPath} get kasprapps,statefulsets,pods,pvc`);
+    if (options.untilReady) io.err(untilReadyNote);
 
     // Pods are not admitted before the namespace's default ServiceAccount exists.
     await waitFor(() => client.get(ResourceTypes.ServiceAccount, { namespace, name: 'default' }), {
@@ -139,6 +140,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
       options.untilReady,
       shutdown.signal,
     );
+    if (ready && options.indexUrl === undefined) io.out(standInsNote);
     if (options.untilReady) return ready ? 0 : 1;
     io.out('kasprop local: running; Ctrl-C to stop and clean up');
     await new Promise<void>((done) => {
