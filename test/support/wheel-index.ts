@@ -26,6 +26,11 @@ export interface WheelIndexBehaviour {
 export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
   readonly projects?: readonly WheelProject[];
   readonly auth?: WheelIndexAuth;
+  /**
+   * The address pip reaches the index at, default 127.0.0.1. Any other address (a real node's pod gateway) makes
+   * the index listen on every address of the run's private network namespace, where only the run's pods see it.
+   */
+  readonly reachableAt?: string;
 }
 
 export interface IndexRequest {
@@ -40,7 +45,7 @@ export interface IndexRequest {
 export interface WheelIndex {
   /** The index URL to give pip, e.g. `http://127.0.0.1:40123/simple/`. */
   readonly url: string;
-  /** `127.0.0.1:<port>`, for trusted-host lists. */
+  /** `<address>:<port>`, for trusted-host lists. */
   readonly host: string;
   /** Every request in arrival order, recorded when it arrives (before any delay). */
   readonly requests: readonly IndexRequest[];
@@ -53,7 +58,10 @@ export interface WheelIndex {
 
 const everyPath = (): boolean => true;
 
+const loopback = '127.0.0.1';
+
 export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<WheelIndex> {
+  const reachableAt = options.reachableAt ?? loopback;
   const wheels = buildWheels(options.projects ?? DEMO_PROJECTS);
   const byProject = new Map<string, BuiltWheel[]>();
   for (const wheel of wheels) byProject.set(wheel.project, [...(byProject.get(wheel.project) ?? []), wheel]);
@@ -139,10 +147,10 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, reachableAt === loopback ? loopback : '0.0.0.0', resolve);
   });
   const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const host = `${reachableAt}:${port}`;
 
   return {
     url: `http://${host}/simple/`,
