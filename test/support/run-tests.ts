@@ -10,10 +10,13 @@
 // KASPROP_TEST_PODS=simulator chooses the simulator on any machine.
 import { spawn } from 'node:child_process';
 import { buildControlPlane, binDirEnv } from './controlplane.ts';
+import { selectsIntegrationTests } from './global-setup.ts';
 import { buildImages, imagesDirEnv } from './images.ts';
 import { inNewNetworkNamespace } from './netns.ts';
 import { prepareRealNode } from './node.ts';
 import { podsEnv } from './processes.ts';
+
+const realNodeTests = 'test/integration/node/**/*.node.ts';
 
 const log = (line: string): void => {
   process.stderr.write(`[kasprop test] ${line}\n`);
@@ -28,7 +31,10 @@ async function main(): Promise<number> {
   if (why === undefined) {
     const imagesDir = await buildImages(log);
     log('pods run on a real node (kubelet, containerd, runc) inside a private network namespace');
-    const netns = inNewNetworkNamespace(process.execPath, ['--test', ...runnerArgs]);
+    // What only a real node can show runs only then: those files are named apart from the simulator's selection.
+    const patterns = runnerArgs.filter((arg) => !arg.startsWith('--'));
+    const nodeOnly = selectsIntegrationTests(patterns) ? [realNodeTests] : [];
+    const netns = inNewNetworkNamespace(process.execPath, ['--test', ...runnerArgs, ...nodeOnly]);
     runner = spawn(netns.command, netns.args, {
       stdio: 'inherit',
       env: { ...env, ...netns.env, [podsEnv]: 'node', [imagesDirEnv]: imagesDir },
