@@ -17,7 +17,8 @@ import type { ResourceType } from '../../src/runtime/kube/resources.ts';
 import { startLocalVolumes, localVolumeProvisioner, type LocalVolumes } from './local-volumes.ts';
 import { inPrivateNetworkNamespace } from './netns.ts';
 import { nodeNetwork, setUpNodeNetwork, startNode, type Image, type RealNode } from './node.ts';
-import { spawnTracked, type TrackedProcess } from './processes.ts';
+import { describeExit, logTail, waitReady, type Component } from './components.ts';
+import { spawnTracked } from './processes.ts';
 
 export interface ControlPlaneOptions {
   /** Certificates, etcd data, kubeconfig and component logs go here; created if missing. */
@@ -306,7 +307,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
           log,
         });
         node.volumes = startLocalVolumes({
-          client: new KubeClient(loadKubeConfigFile(kubeconfigPath), { requestTimeoutMs: 10_000 }),
+          kubeconfigPath,
           rootDir: join(rootDir, 'node', 'volumes'),
           nodeName: node.current.name,
           log,
@@ -350,32 +351,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     await stopComponents();
     throw error;
   }
-}
-
-interface Component {
-  readonly name: string;
-  readonly logPath: string;
-  readonly process: TrackedProcess;
-}
-
-/** Polls `probe` until it succeeds; fails early, with the end of the log, if the component dies or times out. */
-async function waitReady(component: Component, timeoutMs: number, probe: () => Promise<unknown>): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  const state = { exited: false };
-  void component.process.exited.then(() => (state.exited = true));
-  let lastError: unknown;
-  while (!state.exited && performance.now() < deadline) {
-    try {
-      await probe();
-      return;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  const what = state.exited ? 'exited before it was ready' : `not ready within ${timeoutMs} ms`;
-  const last = lastError instanceof Error ? lastError.message : String(lastError);
-  throw new Error(`${component.name} ${what} (last probe: ${last})\n${logTail(component.logPath)}`);
 }
 
 /** GET that succeeds on 2xx only; https certificates are not checked (the controller manager's is self-signed). */
@@ -599,21 +574,4 @@ function defaultStorageClass(withNode: boolean): KubeObject & Record<string, unk
 
 function stderrLine(line: string): void {
   process.stderr.write(line.endsWith('\n') ? line : `${line}\n`);
-}
-
-function describeExit(exit: { code: number | null; signal: string | null; error?: Error }): string {
-  if (exit.error) return exit.error.message;
-  return exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`;
-}
-
-/** The last lines of a log file, indented, for error messages. */
-function logTail(path: string, lines = 40): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return `  (no log at ${path})`;
-  }
-  const tail = text.trimEnd().split('\n').slice(-lines);
-  return [`  last ${tail.length} lines of ${path}:`, ...tail.map((line) => `  | ${line}`)].join('\n');
 }

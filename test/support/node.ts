@@ -21,11 +21,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import type { KubeClient } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
-import { spawnTracked, type TrackedProcess } from './processes.ts';
+import { waitReady, type Component } from './components.ts';
+import { spawnTracked } from './processes.ts';
 
 /** What every node-mode component and test agrees on. */
 export const nodeNetwork = {
@@ -145,9 +145,9 @@ export async function startNode(options: NodeOptions): Promise<RealNode> {
   mkdirSync(recordsDir, { recursive: true });
   const recordPath = join(recordsDir, `${process.pid}.json`);
   writeFileSync(recordPath, JSON.stringify(record));
-  const processes: { name: string; process: TrackedProcess }[] = [];
+  const components: Component[] = [];
   const stop = async (): Promise<void> => {
-    for (const { process: running } of processes.toReversed()) await running.terminate(10_000);
+    for (const { process: running } of components.toReversed()) await running.terminate(10_000);
     cleanUpNode(record, log);
     rmSync(recordPath, { force: true });
     for (const dir of [recordsDir, dirname(recordsDir)]) {
@@ -174,8 +174,9 @@ export async function startNode(options: NodeOptions): Promise<RealNode> {
     writeFileSync(join(rootDir, 'resolv.conf'), '# pods resolve nothing: the network namespace has no uplink\n');
     writeFileSync(join(rootDir, 'kubelet.yaml'), kubeletConfig(rootDir, socket, options.caCert, record.cgroupRoot));
 
-    const launch = (name: string, command: string, args: string[]): TrackedProcess => {
-      const logFd = openSync(join(dirs.logs, `${name}.log`), 'a');
+    const launch = (name: string, command: string, args: string[]): Component => {
+      const logPath = join(dirs.logs, `${name}.log`);
+      const logFd = openSync(logPath, 'a');
       const running = spawnTracked(command, args, {
         cwd: rootDir,
         // containerd finds its shim on PATH; the shim finds runc by the configured BinaryName.
@@ -183,8 +184,9 @@ export async function startNode(options: NodeOptions): Promise<RealNode> {
         stdio: ['ignore', logFd, logFd],
       });
       closeSync(logFd);
-      processes.push({ name, process: running });
-      return running;
+      const component = { name, logPath, process: running };
+      components.push(component);
+      return component;
     };
 
     const containerd = launch('containerd', join(binDir, 'containerd'), [
@@ -196,13 +198,10 @@ export async function startNode(options: NodeOptions): Promise<RealNode> {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
     };
-    await waitUntil(
-      () => {
-        ctr(['version']);
-        return true;
-      },
-      { what: 'containerd', process: containerd, logPath: join(dirs.logs, 'containerd.log'), options },
-    );
+    await waitReady(containerd, options.readyTimeoutMs, () => {
+      ctr(['version']);
+      return Promise.resolve();
+    });
     for (const image of options.images) {
       ctr(['images', 'import', '--no-unpack=false', image.archive]);
       const [first, ...others] = image.names;
@@ -229,23 +228,15 @@ export async function startNode(options: NodeOptions): Promise<RealNode> {
       '--metrics-bind-address=127.0.0.1:10249',
       '--healthz-bind-address=127.0.0.1:10256',
     ]);
-    await waitUntil(
-      async () => {
-        const node = await options.client.get<Node & { metadata: object }>(ResourceTypes.Node, {
-          name: nodeNetwork.nodeName,
-        });
-        if (node === undefined) return false;
-        const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-        // The node lifecycle controller lifts the not-ready taint a moment after Ready; until then nothing schedules.
-        return ready && (node.spec?.taints ?? []).length === 0;
-      },
-      {
-        what: `node ${nodeNetwork.nodeName} Ready and untainted`,
-        process: kubelet,
-        logPath: join(dirs.logs, 'kubelet.log'),
-        options,
-      },
-    );
+    await waitReady(kubelet, options.readyTimeoutMs, async () => {
+      const node = await options.client.get<Node>(ResourceTypes.Node, { name: nodeNetwork.nodeName });
+      const ready = node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+      // The node lifecycle controller lifts the not-ready taint a moment after Ready; until then nothing schedules.
+      const taints = node?.spec?.taints ?? [];
+      if (!ready || taints.length > 0) {
+        throw new Error(`node ${nodeNetwork.nodeName}: Ready ${ready}, taints ${JSON.stringify(taints)}`);
+      }
+    });
     return { name: nodeNetwork.nodeName, stop };
   } catch (error) {
     await stop();
@@ -557,33 +548,6 @@ function removeContainerLogLinks(clusterDir: string): void {
 }
 
 // ---- small helpers ------------------------------------------------------------------------------------------------
-
-async function waitUntil(
-  probe: () => boolean | Promise<boolean>,
-  {
-    what,
-    process: running,
-    logPath,
-    options,
-  }: { what: string; process: TrackedProcess; logPath: string; options: NodeOptions },
-): Promise<void> {
-  const deadline = performance.now() + options.readyTimeoutMs;
-  const state = { exited: false };
-  void running.exited.then(() => (state.exited = true));
-  let last: unknown;
-  while (!state.exited && performance.now() < deadline) {
-    try {
-      if (await probe()) return;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(200);
-  }
-  const tail = existsSync(logPath) ? readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-30).join('\n  | ') : '';
-  const reason = state.exited ? 'its process exited' : `not within ${options.readyTimeoutMs} ms`;
-  const lastError = last instanceof Error ? ` (last error: ${last.message})` : '';
-  throw new Error(`waiting for ${what}: ${reason}${lastError}\n  | ${tail}`);
-}
 
 function onPath(tool: string): boolean {
   return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
