@@ -9,7 +9,8 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { PersistentVolume, PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
-import { isConflict, type KubeClient, type KubeObject } from '../../src/runtime/kube/client.ts';
+import { isConflict, KubeClient, type KubeObject } from '../../src/runtime/kube/client.ts';
+import { loadKubeConfigFile } from '../../src/runtime/kube/config.ts';
 import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
 import { parseQuantity } from '../../src/runtime/kube/quantity.ts';
 
@@ -32,12 +33,13 @@ type Volume = PersistentVolume & { metadata: NonNullable<KubeObject['metadata']>
  * restarts without a reflector of its own, and a round costs two list calls.
  */
 export function startLocalVolumes(options: {
-  client: KubeClient;
+  kubeconfigPath: string;
   rootDir: string;
   nodeName: string;
   log: (line: string) => void;
 }): LocalVolumes {
-  const { client, rootDir, nodeName, log } = options;
+  const { rootDir, nodeName, log } = options;
+  const client = new KubeClient(loadKubeConfigFile(options.kubeconfigPath), { requestTimeoutMs: 10_000 });
   const stopping = new AbortController();
   // A function, not the property: TypeScript would narrow `signal.aborted` to false inside the loop.
   const stopped = (): boolean => stopping.signal.aborted;
@@ -78,6 +80,7 @@ export function startLocalVolumes(options: {
     stop: async () => {
       stopping.abort();
       await loop;
+      client.close();
     },
   };
 }

@@ -3,7 +3,7 @@
 // ./node.ts), it builds what the node needs, starts itself again inside a new private network namespace, and the
 // app's pods run in containers there; elsewhere a pod simulator runs their init containers as local processes.
 // Everything lives in one temp directory and is removed on exit.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ import { imagePath } from './kasprapps.ts';
 import { inNewNetworkNamespace } from './netns.ts';
 import { nodeNetwork, prepareRealNode } from './node.ts';
 import { startPodSimulator } from './pod-simulator.ts';
-import { podsEnv, spawnTracked } from './processes.ts';
+import { podsEnv, runAttached, spawnTracked } from './processes.ts';
 import { startWheelIndex } from './wheel-index.ts';
 import type { WheelProject } from './wheels.ts';
 
@@ -49,7 +49,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     // The node's private network namespace has no way out: a remote index needs the machine's own network.
     const why =
       options.indexUrl !== undefined
-        ? '--index-url needs the network, which the real node\'s private network namespace does not have'
+        ? "--index-url needs the network, which the real node's private network namespace does not have"
         : prepareRealNode((line) => io.err(`[node] ${line}`));
     if (why === undefined) return runInNetworkNamespace(io);
     io.err(`kasprop local: no real node on this machine (${why}); using the pod simulator`);
@@ -295,23 +295,13 @@ async function runInNetworkNamespace(io: CommandIo): Promise<number> {
   const binDir = await buildControlPlane(log);
   const imagesDir = await buildImages(log);
   const netns = inNewNetworkNamespace(process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
-  const inner = spawn(netns.command, netns.args, {
-    stdio: 'inherit',
-    env: { ...process.env, ...netns.env, [podsEnv]: 'node', [binDirEnv]: binDir, [imagesDirEnv]: imagesDir },
+  return runAttached(netns.command, netns.args, {
+    ...process.env,
+    ...netns.env,
+    [podsEnv]: 'node',
+    [binDirEnv]: binDir,
+    [imagesDirEnv]: imagesDir,
   });
-  const forward = (signal: NodeJS.Signals): void => {
-    inner.kill(signal);
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  try {
-    return await new Promise((resolve) => {
-      inner.on('exit', (code, signal) => resolve(code ?? (signal !== null ? 1 : 0)));
-    });
-  } finally {
-    process.off('SIGINT', forward);
-    process.off('SIGTERM', forward);
-  }
 }
 
 /**

@@ -89,6 +89,28 @@ export function spawnTracked(command: string, args: readonly string[], options: 
   return { child, pid: child.pid, exited, terminate };
 }
 
+/**
+ * Runs a command on this process's terminal (stdio inherited) and resolves with its exit code. SIGINT and SIGTERM
+ * sent to this process alone are passed on; Ctrl-C reaches both anyway, and then the command ends on its own.
+ */
+export async function runAttached(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(command, args, { stdio: 'inherit', env });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    return await new Promise((resolve) => {
+      child.once('exit', (code, signal) => resolve(code ?? (signal !== null ? 1 : 0)));
+      child.once('error', () => resolve(127));
+    });
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}
+
 function signalProcess(pid: number, group: boolean, signal: NodeJS.Signals): void {
   try {
     process.kill(group ? -pid : pid, signal);

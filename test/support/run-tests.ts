@@ -8,13 +8,12 @@
 // setup starts the cluster and its node. Where a real node cannot run (not Linux, not root, no cgroups, no way to
 // install runc) it says why in one line and runs the same tests with the pod simulator.
 // KASPROP_TEST_PODS=simulator chooses the simulator on any machine.
-import { spawn } from 'node:child_process';
 import { buildControlPlane, binDirEnv } from './controlplane.ts';
 import { selectsIntegrationTests } from './global-setup.ts';
 import { buildImages, imagesDirEnv } from './images.ts';
 import { inNewNetworkNamespace } from './netns.ts';
 import { prepareRealNode } from './node.ts';
-import { podsEnv } from './processes.ts';
+import { podsEnv, runAttached } from './processes.ts';
 
 const realNodeTests = 'test/integration/node/**/*.node.ts';
 
@@ -27,29 +26,21 @@ async function main(): Promise<number> {
   const binDir = await buildControlPlane(log);
   const why = process.env[podsEnv] === 'simulator' ? `${podsEnv}=simulator` : prepareRealNode(log);
   const env = { ...process.env, [binDirEnv]: binDir };
-  let runner;
-  if (why === undefined) {
-    const imagesDir = await buildImages(log);
-    log('pods run on a real node (kubelet, containerd, runc) inside a private network namespace');
-    // What only a real node can show runs only then: those files are named apart from the simulator's selection.
-    const patterns = runnerArgs.filter((arg) => !arg.startsWith('--'));
-    const nodeOnly = selectsIntegrationTests(patterns) ? [realNodeTests] : [];
-    const netns = inNewNetworkNamespace(process.execPath, ['--test', ...runnerArgs, ...nodeOnly]);
-    runner = spawn(netns.command, netns.args, {
-      stdio: 'inherit',
-      env: { ...env, ...netns.env, [podsEnv]: 'node', [imagesDirEnv]: imagesDir },
-    });
-  } else {
+  if (why !== undefined) {
     log(`pods run on the pod simulator (local processes, no containers): ${why}`);
-    runner = spawn(process.execPath, ['--test', ...runnerArgs], {
-      stdio: 'inherit',
-      env: { ...env, [podsEnv]: 'simulator' },
-    });
+    return runAttached(process.execPath, ['--test', ...runnerArgs], { ...env, [podsEnv]: 'simulator' });
   }
-  // Ctrl-C reaches the whole process group; the runner (and unshare) end on their own, this waits for them.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
-  return new Promise((resolve) => {
-    runner.on('exit', (code, signal) => resolve(code ?? (signal !== null ? 1 : 0)));
+  const imagesDir = await buildImages(log);
+  log('pods run on a real node (kubelet, containerd, runc) inside a private network namespace');
+  // What only a real node can show runs only then: those files are named apart from the simulator's selection.
+  const patterns = runnerArgs.filter((arg) => !arg.startsWith('--'));
+  const nodeOnly = selectsIntegrationTests(patterns) ? [realNodeTests] : [];
+  const netns = inNewNetworkNamespace(process.execPath, ['--test', ...runnerArgs, ...nodeOnly]);
+  return runAttached(netns.command, netns.args, {
+    ...env,
+    ...netns.env,
+    [podsEnv]: 'node',
+    [imagesDirEnv]: imagesDir,
   });
 }
 
