@@ -115,6 +115,12 @@ export function pipCacheDirectory(mountPath: string): string {
 /** Hash directories kept besides the current one, for pods of the previous revisions during a rollout or rollback. */
 export const PREVIOUS_HASHES_KEPT = 2;
 
+/**
+ * The most one installer environment variable may carry (requirements, extra index URLs, ...). Linux refuses to
+ * exec a process with a single argument or environment string over 128 KiB (MAX_ARG_STRLEN); this leaves room.
+ */
+export const MAX_INSTALLER_ENV_VALUE_BYTES = 64 * 1024;
+
 /** Kubernetes truncates termination messages to 4096 bytes; the installer keeps the whole document below that. */
 export const MAX_RESULT_BYTES = 4096;
 
