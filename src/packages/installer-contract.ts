@@ -107,9 +107,24 @@ export function stagingRoot(mountPath: string): string {
   return posix.join(mountPath, '.staging');
 }
 
-/** pip's download and wheel cache, kept so a changed spec reuses what was fetched; pruned to a bounded size. */
+/**
+ * pip's download and wheel cache, kept so a changed spec reuses what was fetched; pruned to a bounded size. Not used
+ * when credentials are set: pip's HTTP cache would store the Authorization header of an index answering with
+ * `Vary: Authorization`.
+ */
 export function pipCacheDirectory(mountPath: string): string {
   return posix.join(mountPath, '.pip-cache');
+}
+
+/**
+ * One file per pod, named after the pod, holding the hash it last started with; every init container run writes its
+ * own (the bootstrap's fast path included, best effort). Garbage collection keeps every hash a record names, so a pod
+ * of an older revision that still runs keeps its install however many newer ones exist. A StatefulSet has one pod per
+ * name, so a record is current while its pod runs; the record of a pod scaled away keeps one install until a pod of
+ * that name starts again.
+ */
+export function podRecordsDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.pods');
 }
 
 /** Hash directories kept besides the current one, for pods of the previous revisions during a rollout or rollback. */

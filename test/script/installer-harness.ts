@@ -76,6 +76,8 @@ export interface InstallerSettings {
   readonly extraEnv?: Readonly<Record<string, string>>;
   /** Interpreter to put first on PATH as `python3`; the machine's by default. */
   readonly python?: string;
+  /** Run the installer as this uid and gid (the sandbox must be theirs), as a pod with runAsUser does. */
+  readonly runAs?: number;
 }
 
 export function installerEnv(sandbox: Sandbox, settings: InstallerSettings, terminationLog: string): NodeJS.ProcessEnv {
@@ -131,6 +133,7 @@ export function startInstaller(sandbox: Sandbox, settings: InstallerSettings): I
     cwd: sandbox.work,
     env: installerEnv(sandbox, settings, terminationLog),
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(settings.runAs !== undefined && { uid: settings.runAs, gid: settings.runAs }),
   });
   if (child.pid === undefined) throw new Error('the installer did not start');
   let stdout = '';

@@ -25,7 +25,11 @@ export interface WheelIndexBehaviour {
 
 export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
   readonly projects?: readonly WheelProject[];
+  /** Distributions served besides the built wheels (e.g. a source distribution made by a test). */
+  readonly files?: readonly BuiltWheel[];
   readonly auth?: WheelIndexAuth;
+  /** A `Vary` header for every cacheable answer, e.g. `Authorization` (pip's HTTP cache then stores that header). */
+  readonly vary?: string;
 }
 
 export interface IndexRequest {
@@ -54,7 +58,7 @@ export interface WheelIndex {
 const everyPath = (): boolean => true;
 
 export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<WheelIndex> {
-  const wheels = buildWheels(options.projects ?? DEMO_PROJECTS);
+  const wheels = [...buildWheels(options.projects ?? DEMO_PROJECTS), ...(options.files ?? [])];
   const byProject = new Map<string, BuiltWheel[]>();
   for (const wheel of wheels) byProject.set(wheel.project, [...(byProject.get(wheel.project) ?? []), wheel]);
   const byFilename = new Map(wheels.map((wheel) => [wheel.filename, wheel]));
@@ -113,6 +117,7 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
       res.statusCode = status;
       res.setHeader('Content-Type', type);
       if (cache !== undefined && status === 200) res.setHeader('Cache-Control', cache);
+      if (options.vary !== undefined && status === 200) res.setHeader('Vary', options.vary);
       res.end(request.method === 'HEAD' ? undefined : body);
     }
   };
