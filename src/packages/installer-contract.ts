@@ -78,7 +78,12 @@ export const PACKAGES_HASH_PATTERN = /^[0-9a-f]{8,64}$/;
 
 /** The installed packages of one spec (pip `--target`); the main container's `PYTHONPATH` names it. */
 export function hashDirectory(mountPath: string, hash: string): string {
-  return posix.join(mountPath, 'envs', hash);
+  return posix.join(mountPath, hashSubPath(hash));
+}
+
+/** {@link hashDirectory} relative to the volume: the only part of it the main container mounts. */
+export function hashSubPath(hash: string): string {
+  return posix.join('envs', hash);
 }
 
 /** JSON record of a finished install, written last and atomically: the one thing that means "installed". */
