@@ -244,6 +244,12 @@ OUTPUT = [attempt(dict(base, **change)) for change in INPUT]
       },
       { KASPR_PACKAGES_INDEX_PASSWORD: 'secret-password' },
       { KASPR_PACKAGES_INDEX_URL: 'https://old:stale@pkgs.example:8443/simple/' },
+      {
+        KASPR_PACKAGES_INDEX_URL: 'https://repo.example/private/simple/',
+        KASPR_PACKAGES_EXTRA_INDEX_URLS: 'https://repo.example:443/public/simple/',
+        KASPR_PACKAGES_INDEX_USERNAME: 'reader',
+        KASPR_PACKAGES_INDEX_PASSWORD: 'secret-password',
+      },
       { KASPR_PACKAGES_INDEX_URL: 'ftp://pkgs.example/simple/' },
       { KASPR_PACKAGES_INDEX_URL: 'https://pkgs.example/simple/ --trusted-host evil' },
       { KASPR_PACKAGES_EXTRA_INDEX_URLS: 'https://pkgs.example:notaport/simple/' },
