@@ -967,10 +967,10 @@ class Lock:
 
 class Installer:
     def __init__(
-        self, cfg: Config, env: dict[str, str], pod: str, scrub: Scrubber, started: float, non_dumpable: bool
+        self, cfg: Config, env: dict[str, str], pod: str, scrub: Scrubber, started: float, secrets_protected: bool
     ) -> None:
         self.cfg = cfg
-        self.non_dumpable = non_dumpable
+        self.secrets_protected = secrets_protected
         self.env = env
         self.pod = pod
         self.scrub = scrub
@@ -1097,9 +1097,9 @@ class Installer:
                 "the index refused the credentials (%s); what was installed came from the other indexes: check the "
                 "credentials Secret" % evidence
             )
-        if not self.non_dumpable:
+        if not self.secrets_protected:
             warnings.append(
-                "the installer could not make itself non-dumpable (no ctypes or prctl in this image), so code run by "
+                "the installer could not protect its environment (no ctypes or prctl in this image), so code run by "
                 "the install could read the credentials"
             )
         return warnings
@@ -1233,6 +1233,32 @@ def write_termination_log(path: str, line: str) -> None:
         print("kasprop: could not write the result to %s: %s" % (path, exc), file=sys.stderr, flush=True)
 
 
+# The Secret's values, as the kubelet sets them (secretKeyRef).
+SECRET_VARIABLES = (b"KASPR_PACKAGES_INDEX_USERNAME", b"KASPR_PACKAGES_INDEX_PASSWORD")
+
+
+def blank_initial_environment(names: tuple[bytes, ...]) -> bool:
+    """
+    Overwrites the values of these variables in the process's initial environment block (os.environ keeps its copy),
+    which is what /proc/<pid>/environ shows: root without CAP_SYS_PTRACE may still read that file of a non-dumpable
+    process, though not its memory.
+    """
+    try:
+        import ctypes
+
+        environ = ctypes.POINTER(ctypes.c_void_p).in_dll(ctypes.CDLL(None), "environ")
+        index = 0
+        while environ[index]:
+            address = environ[index]
+            name, separator, value = ctypes.string_at(address).partition(b"=")
+            if separator and name in names:
+                ctypes.memset(address + len(name) + 1, ord("*"), len(value))
+            index += 1
+        return True
+    except (ImportError, OSError, AttributeError, ValueError):
+        return False
+
+
 def make_non_dumpable() -> bool:
     try:
         import ctypes
@@ -1243,11 +1269,13 @@ def make_non_dumpable() -> bool:
 
 
 def main() -> int:
-    non_dumpable = make_non_dumpable()
+    # First thing: nothing the install runs may read the credentials through /proc (see the two functions).
+    secrets_protected = make_non_dumpable()
     started = time.monotonic()
     signal.signal(signal.SIGTERM, on_terminate)
     sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
     env = dict(os.environ)
+    secrets_protected = blank_initial_environment(SECRET_VARIABLES) and secrets_protected
     pod = env.get("KASPR_PACKAGES_POD_NAME") or socket.gethostname()
     on_failure = "allow" if env.get("KASPR_PACKAGES_ON_FAILURE") == "allow" else "block"
     termination_log = env.get("KASPR_PACKAGES_TERMINATION_LOG") or DEFAULT_TERMINATION_LOG
@@ -1257,7 +1285,7 @@ def main() -> int:
     result = None
     try:
         cfg = Config(env)
-        installer = Installer(cfg, env, pod, scrub, started, non_dumpable)
+        installer = Installer(cfg, env, pod, scrub, started, secrets_protected)
         result = installer.run()
     except Failure as failure:
         result = failed(failure.error_type, failure.message)

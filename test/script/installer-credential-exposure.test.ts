@@ -59,7 +59,19 @@ test('an index answering `Vary: Authorization`: the password is in no file of th
   assert.deepEqual(readdirSync(pipCacheDirectory(sandbox.volume)), [], 'the old HTTP cache is gone, no new one');
 });
 
-test('an sdist whose build reads its ancestors’ /proc/<pid>/environ gets no password (pod runs as non-root)', async (t) => {
+interface Ancestor {
+  readonly pid: number;
+  readonly environ?: string;
+  readonly error?: string;
+  /** Bytes of writable memory read, or the error that stopped the read. */
+  readonly memory: number | string;
+}
+
+/** Installs the probe sdist from a private index and returns what each of its builds saw of its ancestors. */
+async function probeBuilds(
+  t: { after(fn: () => Promise<void>): void },
+  runAs: 'nobody' | 'root',
+): Promise<Ancestor[][]> {
   const index = await startWheelIndex({
     auth: { username: USERNAME, password: PASSWORD },
     files: [buildProbeSdist()],
@@ -70,16 +82,18 @@ test('an sdist whose build reads its ancestors’ /proc/<pid>/environ gets no pa
     await sandbox.cleanup();
   });
   const report = join(sandbox.root, 'probe-report.jsonl');
-  chownTree(sandbox.root, NOBODY);
+  if (runAs === 'nobody') chownTree(sandbox.root, NOBODY);
   const exit = await runInstaller(sandbox, {
     hash: randomHash(),
     requirements: ['kcase-probe==1.0'],
     indexUrl: index.url,
     username: USERNAME,
     password: PASSWORD,
-    python: SYSTEM_PYTHON,
-    runAs: NOBODY,
     extraEnv: { KCASE_PROBE_REPORT: report },
+    // A container's root has no CAP_SYS_PTRACE by default; the test runner's root has it.
+    ...(runAs === 'nobody'
+      ? { python: SYSTEM_PYTHON, runAs: NOBODY }
+      : { wrapper: ['setpriv', '--bounding-set', '-sys_ptrace', '--'] }),
   });
   assert.equal(exit.code, 0, exit.stdout + exit.stderr);
   assert.deepEqual(resultOf(exit).installed, ['kcase-probe==1.0']);
@@ -87,14 +101,39 @@ test('an sdist whose build reads its ancestors’ /proc/<pid>/environ gets no pa
   const builds = readFileSync(report, 'utf8')
     .trim()
     .split('\n')
-    .map((line) => JSON.parse(line) as { ancestors: { pid: number; environ?: string; error?: string }[] });
+    .map((line) => (JSON.parse(line) as { ancestors: Ancestor[] }).ancestors);
   assert.ok(builds.length > 0);
-  for (const build of builds) {
-    // pip's runner, then the installer (the container's main process): both must refuse the read.
-    const [pipRunner, installer] = build.ancestors;
-    assert.equal(pipRunner?.error, 'PermissionError', "pip's environment and memory are not readable");
-    assert.equal(installer?.error, 'PermissionError', "the installer's environment is not readable");
-    for (const ancestor of build.ancestors) {
+  return builds;
+}
+
+test('an sdist build reading its ancestors through /proc gets no password (pod runs as non-root)', async (t) => {
+  for (const ancestors of await probeBuilds(t, 'nobody')) {
+    // pip's runner, then the installer (the container's main process): both refuse environment and memory.
+    for (const [what, ancestor] of [
+      ["pip's runner", ancestors[0]],
+      ['the installer', ancestors[1]],
+    ] as const) {
+      assert.equal(ancestor?.error, 'PermissionError', `${what}: environment not readable`);
+      assert.equal(ancestor.memory, 'PermissionError', `${what}: memory not readable`);
+    }
+    for (const ancestor of ancestors) {
+      assert.ok(!(ancestor.environ ?? '').includes(PASSWORD), `pid ${String(ancestor.pid)} gave away the password`);
+    }
+  }
+});
+
+test('the same as root without CAP_SYS_PTRACE: memory refused, the environment shows no password', async (t) => {
+  for (const ancestors of await probeBuilds(t, 'root')) {
+    const [pipRunner, installer] = ancestors;
+    assert.equal(
+      pipRunner?.memory,
+      'PermissionError',
+      "pip's memory (the index URL with the password) is not readable",
+    );
+    assert.equal(installer?.memory, 'PermissionError', "the installer's memory is not readable");
+    // Root may read a non-dumpable process's environ file: the installer blanked the Secret's values in it.
+    assert.match(installer.environ ?? '', /KASPR_PACKAGES_INDEX_PASSWORD=\*+\0/);
+    for (const ancestor of ancestors) {
       assert.ok(!(ancestor.environ ?? '').includes(PASSWORD), `pid ${String(ancestor.pid)} gave away the password`);
     }
   }

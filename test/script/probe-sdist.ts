@@ -1,6 +1,6 @@
 // A source distribution whose build is hostile: its in-tree PEP 517 backend (standard library only, no setuptools)
-// walks its ancestor processes and tries to read each one's /proc/<pid>/environ, as any sdist on any configured index
-// could. What it managed to read goes, one JSON line per build, to the file named by $KCASE_PROBE_REPORT (a variable
+// walks its ancestor processes and tries to read each one's /proc/<pid>/environ and memory (/proc/<pid>/mem, any
+// writable mapping), as any sdist on any configured index could. What it managed to read goes, one JSON line per build, to the file named by $KCASE_PROBE_REPORT (a variable
 // the test passes through the pod's environment). Then it builds a real wheel, so the install succeeds.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,6 +20,7 @@ def _ancestors():
                 entry["environ"] = handle.read().decode("utf-8", "replace")
         except OSError as exc:
             entry["error"] = type(exc).__name__
+        entry["memory"] = _memory(pid)
         seen.append(entry)
         try:
             with open("/proc/%d/stat" % pid) as handle:
@@ -27,6 +28,30 @@ def _ancestors():
         except OSError:
             break
     return seen
+
+def _memory(pid):
+    """How many bytes of the process's writable memory could be read, or the error that stopped it."""
+    try:
+        fd = os.open("/proc/%d/mem" % pid, os.O_RDONLY)
+    except OSError as exc:
+        return type(exc).__name__
+    total = 0
+    try:
+        with open("/proc/%d/maps" % pid) as maps:
+            for line in maps:
+                fields = line.split()
+                if not fields[1].startswith("rw"):
+                    continue
+                start, end = (int(part, 16) for part in fields[0].split("-"))
+                try:
+                    total += len(os.pread(fd, min(end - start, 1 << 16), start))
+                except OSError:
+                    continue
+    except OSError as exc:
+        return type(exc).__name__
+    finally:
+        os.close(fd)
+    return total
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     with open(os.environ["KCASE_PROBE_REPORT"], "a") as report:
