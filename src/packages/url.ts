@@ -25,6 +25,7 @@ export type UrlKind = 'index' | 'requirement';
 
 /** Why a URL is not acceptable, or undefined when it is. The reason reads after "URL ...". */
 export function checkUrl(text: string, kind: UrlKind): string | undefined {
+  if (text === '') return kind === 'index' ? 'is empty (leave the field out for PyPI)' : 'is empty';
   if (text.includes('$')) return "must not contain '$' (pip expands ${...} references)";
   if (!urlCharacters.test(text))
     return 'contains characters that are not allowed in a URL (spaces, quotes, braces, backslashes)';

@@ -443,6 +443,11 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [[`${pp}.cache.sise`, "unknown field; did you mean 'size'?"]],
   ],
   [
+    'an empty index URL',
+    (m) => (m.spec.pythonPackages.indexUrl = ''),
+    [[`${pp}.indexUrl`, 'URL is empty (leave the field out for PyPI)']],
+  ],
+  [
     'a Secret name and keys Kubernetes would refuse',
     (m) => {
       m.spec.pythonPackages.indexUrl = 'https://pypi.example.com/simple';
