@@ -131,14 +131,15 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   const at = (...rest: (string | number)[]): (string | number)[] => ['spec', 'pythonPackages', ...rest];
   const spec = packages as Partial<PythonPackagesSpec>;
 
-  if (Array.isArray(spec.packages)) {
+  // Over maxItems the schema check has said so; thousands of per-entry errors (duplicates) would bury that.
+  if (Array.isArray(spec.packages) && spec.packages.length <= maxPackages) {
     const seen = new Map<string, { index: number; requirement: Requirement }>();
     let canonicalBytes = 0;
     spec.packages.forEach((line, index) => {
       if (typeof line !== 'string' || line === '') return; // the schema reported it
       const parsed = parseRequirement(line);
       if (!parsed.ok) {
-        error(at('packages', index), `invalid requirement ${JSON.stringify(line)}: ${parsed.reason}`);
+        error(at('packages', index), printable(`invalid requirement ${JSON.stringify(line)}: ${parsed.reason}`));
         return;
       }
       const { requirement } = parsed;
@@ -196,6 +197,19 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   }
   if (isRecord(spec.cache)) checkPositiveQuantity(spec.cache.size, at('cache', 'size'), error);
   checkRequestsWithinLimits(spec.resources, at('resources'), error);
+}
+
+const maxPackages = kasprAppSchema.properties?.spec?.properties?.pythonPackages?.properties?.packages?.maxItems ?? 256;
+
+/**
+ * Escapes what a terminal would not show as itself (C0/C1 controls, format characters, line and paragraph separators,
+ * unusual spaces), so that a message quoting an input shows where the invisible character is.
+ */
+function printable(text: string): string {
+  return text.replace(
+    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u2000-\u200a\u202f\u205f\u3000]/gu,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 // Kubernetes' rules for a Secret's name (DNS subdomain) and its keys; the apiserver would otherwise refuse the

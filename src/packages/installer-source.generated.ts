@@ -488,7 +488,8 @@ def classify_pip_failure(lines: list[str], timed_out: bool) -> tuple[str, str]:
 
 
 def clean_evidence(line: str) -> str:
-    return LEVEL_PREFIX_RE.sub("", line.strip())
+    # pip's debug log marks rich-rendered messages with "[present-rich]": an internal tag, not part of the message.
+    return LEVEL_PREFIX_RE.sub("", line.strip()).replace("[present-rich] ", "")
 
 
 def pip_warnings(lines: list[str]) -> list[str]:

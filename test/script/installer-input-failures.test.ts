@@ -47,6 +47,13 @@ test('a requirement pip skipped without a marker of its own is found missing', (
   assert.deepEqual(missing, [['kcase-gamma'], ['some-project'], [], []]);
 });
 
+test("pip's internal [present-rich] tag does not reach the error", () => {
+  const evidence = callInstaller('OUTPUT = classify_pip_failure(INPUT, False)', [
+    '2026-01-01T00:00:00,000 ERROR: [present-rich] No matching distribution found for kaspr-demo-x',
+  ]);
+  assert.deepEqual(evidence, ['package_not_found', 'No matching distribution found for kaspr-demo-x']);
+});
+
 test('credentials that cannot work are refused before pip runs, saying what to fix in the Secret', async (t) => {
   const index = await startWheelIndex({ auth: { username: USERNAME, password: PASSWORD } });
   const sandbox = await createSandbox();

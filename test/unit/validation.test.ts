@@ -443,6 +443,21 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [[`${pp}.cache.sise`, "unknown field; did you mean 'size'?"]],
   ],
   [
+    'an invisible separator is shown escaped',
+    (m) => (m.spec.pythonPackages.packages = ['requests\u2028==1']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "requests\\u2028==1": expected extras '[...]', a version specifier, '@ <url>' or '; <marker>' at position 9, found '\\u2028==1'`,
+      ],
+    ],
+  ],
+  [
+    '10 000 identical requirements: the limit, not 9 999 duplicates',
+    (m) => (m.spec.pythonPackages.packages = Array.from({ length: 10_000 }, () => 'requests')),
+    [[`${pp}.packages`, 'must have at most 256 items']],
+  ],
+  [
     'an empty index URL',
     (m) => (m.spec.pythonPackages.indexUrl = ''),
     [[`${pp}.indexUrl`, 'URL is empty (leave the field out for PyPI)']],
