@@ -189,6 +189,9 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
     const problem = checkTrustedHost(host);
     if (problem !== undefined) error(at('trustedHosts', index), problem);
   });
+  if (Array.isArray(spec.trustedHosts)) {
+    checkEnvValueSize(joinedBytes(spec.trustedHosts), at('trustedHosts'), 'the hosts', error);
+  }
   if (spec.credentials !== undefined && spec.indexUrl === undefined) {
     error(at('credentials'), 'requires indexUrl: the credentials are only ever sent to indexUrl');
   }

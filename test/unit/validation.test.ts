@@ -458,6 +458,17 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [[`${pp}.packages`, 'must have at most 256 items']],
   ],
   [
+    'trusted hosts too large for one environment variable',
+    (m) =>
+      (m.spec.pythonPackages.trustedHosts = Array.from({ length: 2 }, (_, i) => `${'h'.repeat(40_000)}${String(i)}`)),
+    [
+      [
+        `${pp}.trustedHosts`,
+        "the hosts take 80004 bytes, more than the 65536 that fit in the installer's environment variable",
+      ],
+    ],
+  ],
+  [
     'an empty index URL',
     (m) => (m.spec.pythonPackages.indexUrl = ''),
     [[`${pp}.indexUrl`, 'URL is empty (leave the field out for PyPI)']],
