@@ -275,7 +275,8 @@ def requirement_problem(line: str) -> str | None:
         return "ends in a line continuation"
     if LEADING_URL_RE.match(line):
         url = line.split()[0]
-        if not url.lower().startswith("git+"):
+        # Only pip's VCS form may start with a URL; check_url says which VCS schemes are accepted.
+        if "+" not in url.partition(":")[0]:
             return "is a URL without a project name (write 'name @ URL')"
     else:
         named = NAMED_URL_RE.match(line)
