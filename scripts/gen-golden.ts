@@ -34,7 +34,7 @@ const digest = (text: string): string => createHash('sha256').update(text).diges
 export function renderGolden(example: string): string {
   const out: string[] = [];
   const errors: string[] = [];
-  const code = renderCommand([example], 'json', defaultOperatorSettings, {
+  const code = renderCommand([example], root, 'json', defaultOperatorSettings, {
     out: (l) => out.push(l),
     err: (l) => errors.push(l),
   });

@@ -23,6 +23,10 @@ export interface Command {
 
 const files = (values: OptionValues): string[] => (values.file as string[] | undefined) ?? [];
 
+// `npm run kasprop` runs in the package's root; INIT_CWD is where the user typed it, so `-f my-app.yaml` means the
+// file they are looking at, from any directory of the clone.
+const baseDir = (env: NodeJS.ProcessEnv): string => env.INIT_CWD ?? process.cwd();
+
 const needFiles = (name: string, values: OptionValues, io: CommandIo): boolean => {
   if (files(values).length > 0) return true;
   io.err(`kasprop ${name}: at least one -f FILE is required`);
@@ -45,9 +49,11 @@ export const commands: readonly Command[] = [
     synopsis: '-f FILE...',
     summary: 'validate KasprApp manifests (multi-document YAML); exit 1 on any error',
     options: { file: { type: 'string', short: 'f', multiple: true } },
-    help: `  -f, --file FILE      a manifest file; repeat for more. Each error prints as file:document:field: reason;
-                       warnings go to stderr; documents of other kinds are skipped`,
-    run: (values, io) => (needFiles('validate', values, io) ? validateCommand(files(values), io) : 2),
+    help: `  -f, --file FILE      a manifest file; repeat for more. Each error prints as file:line: field: reason (the
+                       line of the field, or of its parent when it is missing); warnings go to stderr. Then one
+                       line per file says what was checked; documents of other kinds are skipped and counted`,
+    run: (values, io, env) =>
+      needFiles('validate', values, io) ? validateCommand(files(values), baseDir(env), io) : 2,
   },
   {
     name: 'render',
@@ -67,7 +73,7 @@ export const commands: readonly Command[] = [
         return 2;
       }
       return needFiles('render', values, io)
-        ? renderCommand(files(values), output, operatorSettingsFromEnv(env), io)
+        ? renderCommand(files(values), baseDir(env), output, operatorSettingsFromEnv(env), io)
         : 2;
     },
   },

@@ -22,6 +22,16 @@ export const localOptions = {
   --log-level LEVEL    the operator's log level (default warn)`,
 } as const satisfies { options: ParseArgsOptionsConfig; help: string };
 
+/** Said next to the kubectl command with --until-ready: the cluster that command points at is gone on exit. */
+export const untilReadyNote =
+  '[cluster] with --until-ready, this cluster and its kubeconfig are removed once the app is Ready: ' +
+  'drop --until-ready to look around with kubectl';
+
+/** Said once the app is Ready on the local index: what was installed has real names and versions, but no code. */
+export const standInsNote =
+  'note: the installed packages are stand-ins: empty wheels the local index made with the names and versions ' +
+  'asked for (--index-url https://pypi.org/simple installs the real ones)';
+
 export interface LocalOptions {
   readonly file: string;
   readonly indexUrl: string | undefined;

@@ -1,21 +1,31 @@
-// Reading KasprApp manifests from multi-document YAML files, for the commands that take `-f FILE`.
+// Reading KasprApp manifests from multi-document YAML files, for the commands that take `-f FILE`. Every document
+// keeps its line numbers, so a problem is reported as `file:line`, the form editors and terminals jump to.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { resolve } from 'node:path';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import type { FieldError } from '../api/field-error.ts';
+import { formatFieldError } from '../api/field-error.ts';
 
 export interface ManifestDocument {
   readonly file: string;
-  /** 1-based position of the document in its file. */
-  readonly index: number;
   readonly value: unknown;
+  /** The 1-based line of a field path such as `spec.pythonPackages.packages[2]` (see fieldLine). */
+  readonly lineOf: (path: string) => number;
 }
 
 export interface ManifestProblem {
   readonly file: string;
-  readonly index?: number;
+  /** Where a YAML syntax error is; absent when the file cannot be read at all. */
+  readonly line?: number;
+  readonly unreadable: boolean;
   readonly message: string;
 }
 
-export function readManifests(files: readonly string[]): {
+/** Reads each file relative to `baseDir`; messages name it as given. */
+export function readManifests(
+  files: readonly string[],
+  baseDir: string,
+): {
   documents: ManifestDocument[];
   problems: ManifestProblem[];
 } {
@@ -24,23 +34,61 @@ export function readManifests(files: readonly string[]): {
   for (const file of files) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readFileSync(resolve(baseDir, file), 'utf8');
     } catch (error) {
-      problems.push({ file, message: `cannot read: ${(error as Error).message}` });
+      problems.push({ file, unreadable: true, message: `cannot read: ${(error as Error).message}` });
       continue;
     }
-    parseAllDocuments(text).forEach((doc, i) => {
-      const index = i + 1;
+    const lineCounter = new LineCounter();
+    for (const doc of parseAllDocuments(text, { lineCounter })) {
       if (doc.errors.length > 0) {
-        for (const e of doc.errors) problems.push({ file, index, message: `YAML: ${e.message.split('\n')[0] ?? ''}` });
-        return;
+        for (const e of doc.errors) {
+          const line = e.linePos?.[0].line;
+          problems.push({ file, line, unreadable: false, message: `YAML: ${e.message.split('\n')[0] ?? ''}` });
+        }
+        continue;
       }
       const value: unknown = doc.toJS();
-      if (value !== null && value !== undefined) documents.push({ file, index, value });
-    });
+      if (value === null || value === undefined) continue;
+      documents.push({ file, value, lineOf: (path) => fieldLine(doc, lineCounter, path) });
+    }
   }
   return { documents, problems };
 }
+
+/**
+ * The 1-based line of a field path such as `spec.pythonPackages.packages[2]` in a parsed document: the line of its
+ * key (or list item), or of its nearest parent's when it is missing (a required field is reported where it should
+ * be), or of the document.
+ */
+export function fieldLine(doc: Document.Parsed, lineCounter: LineCounter, path: string): number {
+  const lineAt = (node: unknown): number | undefined =>
+    isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+  let line = lineAt(doc.contents) ?? lineCounter.linePos(doc.range[0]).line;
+  let node: unknown = doc.contents;
+  for (const [, index, key] of path.matchAll(/\[(\d+)\]|([^.[\]]+)/g)) {
+    let next: unknown;
+    if (isMap(node) && key !== undefined) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (pair === undefined) break;
+      line = lineAt(pair.key) ?? line;
+      next = pair.value;
+    } else if (isSeq(node) && index !== undefined) {
+      next = node.items[Number(index)];
+      if (next === undefined) break;
+      line = lineAt(next) ?? line;
+    } else break;
+    node = next;
+  }
+  return line;
+}
+
+/** `file:line: field: reason`, with the line of the field. */
+export const formatDocumentError = (doc: ManifestDocument, error: FieldError, prefix = ''): string =>
+  `${doc.file}:${doc.lineOf(error.path)}: ${prefix}${formatFieldError(error)}`;
+
+export const formatProblem = (p: ManifestProblem): string =>
+  `${p.file}${p.line !== undefined ? `:${p.line}` : ''}: ${p.message}`;
 
 /** Whether a document is meant to be a KasprApp (so a misspelled one is validated, not skipped). */
 export function isKasprAppDocument(value: unknown): boolean {

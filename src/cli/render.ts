@@ -6,29 +6,29 @@ import type { KasprApp } from '../api/types.ts';
 import { resolveApp } from '../model/app-model.ts';
 import { buildChildren, type DesiredObject } from '../model/children.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
-import { isKasprAppDocument, readManifests } from './manifests.ts';
+import { formatDocumentError, formatProblem, isKasprAppDocument, readManifests } from './manifests.ts';
 import type { CommandIo } from './validate.ts';
 
 export type OutputFormat = 'yaml' | 'json';
 
 export function renderCommand(
   files: readonly string[],
+  baseDir: string,
   format: OutputFormat,
   settings: OperatorSettings,
   io: CommandIo,
 ): number {
-  const { documents, problems } = readManifests(files);
+  const { documents, problems } = readManifests(files, baseDir);
   const apps: KasprApp[] = [];
   let failed = problems.length > 0;
-  for (const p of problems) io.err(`${p.file}:${p.index ?? '-'}: ${p.message}`);
+  for (const p of problems) io.err(formatProblem(p));
   for (const doc of documents.filter((d) => isKasprAppDocument(d.value))) {
     const result = validateKasprApp(doc.value);
-    const where = `${doc.file}:${doc.index}`;
-    for (const w of result.warnings) io.err(`${where}:${w.path}: warning: ${w.message}`);
+    for (const w of result.warnings) io.err(formatDocumentError(doc, w, 'warning: '));
     if (result.ok) apps.push(result.app);
     else {
       failed = true;
-      for (const e of result.errors) io.err(`${where}:${e.path}: ${e.message}`);
+      for (const e of result.errors) io.err(formatDocumentError(doc, e));
     }
   }
   if (failed) return 1;

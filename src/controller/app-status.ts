@@ -8,7 +8,7 @@ import { packagesIgnoredWarning, type AppModel } from '../model/app-model.ts';
 import { summarize, VALIDATE_HINT } from './message-limits.ts';
 import { ConditionTypes, removeCondition, setCondition, type ConditionUpdate } from './conditions.ts';
 import type { InstallObservation } from './install-observation.ts';
-import { packagesStatus, type CacheMode } from './packages-status.ts';
+import { installedCount, packagesStatus, type CacheMode } from './packages-status.ts';
 
 export interface StatusInput {
   readonly app: KasprApp;
@@ -108,7 +108,7 @@ function packagesCondition(status: PythonPackagesStatus): ConditionUpdate {
         type,
         status: 'True',
         reason: 'Installed',
-        message: `${status.installed?.length ?? 0} distributions installed by ${status.installedBy ?? 'a pod'}`,
+        message: `${installedCount(status)} installed by ${status.installedBy ?? 'a pod'}`,
       };
     case 'Failed':
       return {

@@ -2,6 +2,7 @@
 // hundred times for one install, a transition happens once (and survives operator restarts, being in the status).
 import type { KasprAppStatus } from '../api/types.ts';
 import { summarize, VALIDATE_HINT } from './message-limits.ts';
+import { installedCount } from './packages-status.ts';
 import { isFallbackWarning } from './packages-volume.ts';
 
 export interface AppEvent {
@@ -22,7 +23,7 @@ export function packagesEvents(previous: KasprAppStatus | undefined, next: Kaspr
         {
           type: 'Normal',
           reason: 'PackagesInstalled',
-          message: `${distributions(after.installed?.length ?? 0)} for spec hash ${after.hash ?? ''} installed by ${after.installedBy ?? 'a pod'} in ${after.installDuration ?? '?'}`,
+          message: `${installedCount(after)} for spec hash ${after.hash ?? ''} installed by ${after.installedBy ?? 'a pod'} in ${after.installDuration ?? '?'}`,
         },
       ];
     case 'Failed':
@@ -47,8 +48,6 @@ export function packagesEvents(previous: KasprAppStatus | undefined, next: Kaspr
       return [];
   }
 }
-
-const distributions = (count: number): string => `${count} ${count === 1 ? 'distribution' : 'distributions'}`;
 
 /** Once, when the operator starts ignoring the app's pythonPackages (PYTHON_PACKAGES_ENABLED=false). */
 export function packagesDisabledEvents(previous: KasprAppStatus | undefined, next: KasprAppStatus): AppEvent[] {

@@ -89,6 +89,7 @@ function readyStatus(
     ...base,
     state: 'Ready',
     installed: [...result.installed],
+    installedTotal: result.installedTotal,
     lastInstallTime: result.installTime,
     installDuration: formatDuration(result.durationSeconds),
     installedBy: result.installedBy,
@@ -99,6 +100,15 @@ function readyStatus(
 /** All Ready results of a shared cache describe the same install; per-pod installs report the latest. */
 function newestInstall(results: readonly InstallResult[]): InstallResult | undefined {
   return [...results].sort((a, b) => b.installTime.localeCompare(a.installTime))[0];
+}
+
+/**
+ * `N distributions` for a Ready status: every installed distribution, also when `installed` was cut short. A
+ * status written by an operator from before `installedTotal` has only the list to count.
+ */
+export function installedCount(status: PythonPackagesStatus): string {
+  const count = status.installedTotal ?? status.installed?.length ?? 0;
+  return `${count} ${count === 1 ? 'distribution' : 'distributions'}`;
 }
 
 export const formatDuration = (seconds: number): string => `${seconds.toFixed(1)}s`;

@@ -161,7 +161,8 @@ export const RESULT_FORMAT_VERSION = 1;
  * - `disk_full`: ENOSPC or EDQUOT on the volume.
  * - `invalid_input`: an input the installer refuses before pip runs (bad hash, a pip option or `$` in a
  *   requirement, a malformed URL or number), or a requirement pip cannot parse.
- * - `unknown`: anything else (pip missing from the image, the installer stopped by SIGTERM, ...).
+ * - `pip_unavailable`: the image's python3 has no pip module; only another image (or pip in it) helps.
+ * - `unknown`: anything else (the installer stopped by SIGTERM, ...).
  */
 export const INSTALL_ERROR_TYPES = [
   'package_not_found',
@@ -172,6 +173,7 @@ export const INSTALL_ERROR_TYPES = [
   'timeout',
   'disk_full',
   'invalid_input',
+  'pip_unavailable',
   'unknown',
 ] as const;
 

@@ -6,6 +6,7 @@
 //   <git+ URL>#egg=name[&subdirectory=dir]         (pip's VCS form; the egg fragment names the project)
 // The canonical form (normalized name and extras, sorted specifiers, normalized marker) is what pip receives
 // and what the spec hash covers, so spelling differences do not cause reinstalls.
+import { checkNoDollar } from './pip-expansion.ts';
 import { checkUrl } from './url.ts';
 
 export interface Specifier {
@@ -84,6 +85,9 @@ class RequirementParser {
       throw new ParseError('must be a single line (found a line break); use one entry per requirement');
     // eslint-disable-next-line no-control-regex -- the point is to find control characters
     if (/[\x00-\x08\x0b-\x1f\x7f]/.test(input)) throw new ParseError('contains a control character');
+    // Checked before any grammar rule, so `requests==${VERSION}` is refused for its `$`, not as a bad version.
+    const dollar = checkNoDollar(input);
+    if (dollar !== undefined) throw new ParseError(dollar);
     this.#text = input.trim();
   }
 

@@ -4,6 +4,7 @@
 // to put passwords, so the accepted set is deliberately narrow. The URL is taken apart literally, not through the
 // WHATWG parser, which repairs inputs (`http:host/x`, `http:/x`) that Python and pip read differently. The installer
 // (installer.py, `check_url`) applies the same rules again; test/corpus/untrusted-inputs.json is the shared corpus.
+import { checkNoDollar } from './pip-expansion.ts';
 
 /**
  * Only git: pip hands a revision to `hg update` / `svn` / `bzr` in ways that older pip versions (those of Debian 12
@@ -26,7 +27,8 @@ export type UrlKind = 'index' | 'requirement';
 /** Why a URL is not acceptable, or undefined when it is. The reason reads after "URL ...". */
 export function checkUrl(text: string, kind: UrlKind): string | undefined {
   if (text === '') return kind === 'index' ? 'is empty (leave the field out for PyPI)' : 'is empty';
-  if (text.includes('$')) return "must not contain '$' (pip expands ${...} references)";
+  const dollar = checkNoDollar(text);
+  if (dollar !== undefined) return dollar;
   if (!urlCharacters.test(text))
     return 'contains characters that are not allowed in a URL (spaces, quotes, braces, backslashes)';
   const parts = urlShape.exec(text);
@@ -119,6 +121,8 @@ const shortened = (text: string): string => (text.length <= 60 ? text : `${text.
 
 /** host or host:port, as pip's --trusted-host takes it. */
 export function checkTrustedHost(text: string): string | undefined {
+  const dollar = checkNoDollar(text);
+  if (dollar !== undefined) return dollar;
   const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?$/.exec(text);
   if (!match) return 'must be a host name or IP address, optionally with :port (no scheme, path or credentials)';
   const port = match[2];

@@ -18,6 +18,9 @@ import {
 
 const cluster = await connectCluster();
 await installKasprAppCrd(cluster.client);
+// A storage class that refuses ReadWriteMany is what one real node cannot show: its local volumes share every mode.
+const simulated = await connectCluster({ pods: 'simulator' });
+if (simulated !== cluster) await installKasprAppCrd(simulated.client);
 
 test('a project that does not exist: Failed with its error type, counted in the metrics; fixed, it recovers', async (t) => {
   const { ns, client, operator, packages } = await startScenario(t, cluster);
@@ -60,6 +63,9 @@ test('an invalid spec: a condition and an event name the field; existing childre
   const { ns, client, packages } = await startScenario(t, cluster);
   await createApp(client, kasprApp(ns.name, 'bad', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await waitForPackages(client, ns.name, 'bad', (s) => s.state === 'Ready', 'Ready');
+  await waitForCondition(client, ns.name, 'bad', 'Ready', (c) => c.status === 'True');
+  // What the operator writes: every object whole, and of the StatefulSet its spec (generation) and metadata; its
+  // status is the StatefulSet controller's and follows the pods (on a real node, a while after the app is Ready).
   const versions = async () => {
     const kinds = [
       ResourceTypes.ConfigMap,
@@ -70,7 +76,12 @@ test('an invalid spec: a condition and an event name the field; existing childre
     const lists = await Promise.all(kinds.map((type) => cluster.client.list<KubeObject>(type, { namespace: ns.name })));
     return Object.fromEntries(
       lists.flatMap((l, i) =>
-        l.items.map((o) => [`${kinds[i]!.kind}/${o.metadata?.name}`, o.metadata?.resourceVersion]),
+        l.items.map((o) => [
+          `${kinds[i]!.kind}/${o.metadata?.name}`,
+          kinds[i] === ResourceTypes.StatefulSet
+            ? JSON.stringify([o.metadata?.generation, o.metadata?.labels, o.metadata?.annotations])
+            : o.metadata?.resourceVersion,
+        ]),
       ),
     );
   };
@@ -126,7 +137,7 @@ test('a missing credentials Secret is Failed with that reason, and recovers when
 });
 
 test('no ReadWriteMany storage: per-pod emptyDir with a warning naming the cause', async (t) => {
-  const { ns, client, packages } = await startScenario(t, cluster, { simulator: { refuseReadWriteMany: true } });
+  const { ns, client, packages } = await startScenario(t, simulated, { simulator: { refuseReadWriteMany: true } });
   await createApp(client, kasprApp(ns.name, 'norwx', { replicas: 2, pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   const status = await waitForPackages(
     client,

@@ -170,9 +170,9 @@ test('two apps stay isolated: their own claims, hashes and packages', async (t) 
   assert.notEqual(left.hash, right.hash);
   assert.deepEqual(left.installed, ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
   assert.deepEqual(right.installed, ['kaspr-demo-c==1.0']);
-  const envs = (claim: string) => readdirSync(`${ns.simulator.claimDirectory(ns.name, claim)}/envs`);
-  assert.deepEqual(envs('left-app-python-packages'), [left.hash]);
-  assert.deepEqual(envs('right-app-python-packages'), [right.hash]);
+  const envs = async (claim: string) => readdirSync(`${await ns.claimDirectory(claim)}/envs`);
+  assert.deepEqual(await envs('left-app-python-packages'), [left.hash]);
+  assert.deepEqual(await envs('right-app-python-packages'), [right.hash]);
 });
 
 test('an operator with PYTHON_PACKAGES_ENABLED=false says it ignores the packages and keeps the claim', async (t) => {

@@ -1,5 +1,6 @@
 // The operator survives the kube-apiserver going away mid-run: its watches come back and it converges. This file
-// restarts an apiserver, so it runs on a control plane of its own, not the one other files share.
+// restarts an apiserver, so it runs on a control plane of its own, not the one other files share, with simulated
+// pods (the machine's one real node belongs to the run's cluster).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -22,7 +23,13 @@ import { tmpdir } from 'node:os';
 
 const root = mkdtempSync(join(process.env[testRootEnv] ?? tmpdir(), 'recovery-'));
 const controlPlane = await startControlPlane({ rootDir: join(root, 'controlplane') });
-const cluster: Cluster = { kubeconfigPath: controlPlane.kubeconfigPath, client: controlPlane.client(), dir: root };
+const cluster: Cluster = {
+  kubeconfigPath: controlPlane.kubeconfigPath,
+  client: controlPlane.client(),
+  dir: root,
+  pods: 'simulator',
+  serverAddressForPods: '127.0.0.1',
+};
 after(async () => {
   cluster.client.close();
   await controlPlane.stop();

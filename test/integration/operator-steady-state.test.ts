@@ -89,7 +89,7 @@ test('restarting the operator changes nothing', async (t) => {
 
 test('with two instances only the leader writes, and the other takes over when it stops', async (t) => {
   const ns = await createTestNamespace(t, cluster, { path: imagePath });
-  const index = await startWheelIndex();
+  const index = await startWheelIndex({ reachableAt: cluster.serverAddressForPods });
   t.after(() => index.close());
   const election = (identity: string) => ({
     namespace: ns.name,

@@ -19,7 +19,7 @@ import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
 import { connectCluster, createTestNamespace, waitFor } from '../support/integration.ts';
 import { findSurvivors } from '../support/processes.ts';
 
-const cluster = await connectCluster();
+const cluster = await connectCluster({ pods: 'simulator' });
 
 /** Writes "$1"-style: the termination message path reaches the script as an argument, which the simulator maps. */
 const writeMessage = (script: string): Pick<Container, 'command' | 'args'> => ({
@@ -60,7 +60,8 @@ const isReady = (pod: Pod): boolean => condition(pod, 'Ready')?.status === 'True
 
 suite('pod simulator', { concurrency: true }, () => {
   test('StatefulSet pods run their init container, carry its termination message and become ready', async (t) => {
-    const { name: namespace, client, simulator } = await createTestNamespace(t, cluster);
+    const ns = await createTestNamespace(t, cluster);
+    const { name: namespace, client, simulator } = ns;
     const statefulSet: StatefulSet = {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
@@ -110,7 +111,7 @@ suite('pod simulator', { concurrency: true }, () => {
     for (const name of ['web-0', 'web-1']) {
       const pod = await getPod(client, namespace, name);
       assert.ok(pod?.status);
-      assert.equal(pod.spec?.nodeName, simulator.nodeName);
+      assert.equal(pod.spec?.nodeName, simulator?.nodeName);
       assert.equal(pod.status.phase, 'Running');
       assert.equal(pod.status.podIP, '127.0.0.1');
       for (const type of ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready']) {
@@ -125,10 +126,7 @@ suite('pod simulator', { concurrency: true }, () => {
       assert.equal(app.ready, true);
       assert.equal(app.started, true);
       // The claim from the volumeClaimTemplate was provisioned, and /data was mapped to its directory.
-      assert.equal(
-        readFileSync(join(simulator.claimDirectory(namespace, `data-${name}`), 'greeting'), 'utf8'),
-        'hello',
-      );
+      assert.equal(readFileSync(join(await ns.claimDirectory(`data-${name}`), 'greeting'), 'utf8'), 'hello');
     }
 
     // Scaling down: the StatefulSet controller deletes web-1 gracefully; the simulator finishes it.
@@ -248,7 +246,8 @@ suite('pod simulator', { concurrency: true }, () => {
   });
 
   test('claims: ReadWriteMany refused with an event, ReadWriteOnce bound, shared and expanded', async (t) => {
-    const { name: namespace, client, simulator } = await createTestNamespace(t, cluster, { refuseReadWriteMany: true });
+    const ns = await createTestNamespace(t, cluster, { refuseReadWriteMany: true });
+    const { name: namespace, client } = ns;
     const claim = (name: string, accessMode: string): PersistentVolumeClaim => ({
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
@@ -320,7 +319,7 @@ suite('pod simulator', { concurrency: true }, () => {
     await client.create(ResourceTypes.Pod, podWith(namespace, 'reader', mounting('own', reader)));
     const read = await podUntil(client, namespace, 'reader', isReady, 'the reader pod to become ready');
     assert.equal(read.status?.initContainerStatuses?.[0]?.state?.terminated?.message, 'shared');
-    assert.ok(existsSync(join(simulator.claimDirectory(namespace, 'own'), 'file')));
+    assert.ok(existsSync(join(await ns.claimDirectory('own'), 'file')));
 
     await client.patch(
       ResourceTypes.PersistentVolumeClaim,

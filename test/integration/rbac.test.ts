@@ -290,7 +290,7 @@ test('as the ServiceAccount of deploy/, the operator takes the basic case to Rea
   const rbac = await installDeployRbac(t);
   const ns = await createTestNamespace(t, cluster, { path: imagePath });
   await waitForGrants(rbac, ns.name);
-  const index = await startWheelIndex();
+  const index = await startWheelIndex({ reachableAt: cluster.serverAddressForPods });
   t.after(() => index.close());
 
   const identity = new KubeClient(rbac.kubeConfig);

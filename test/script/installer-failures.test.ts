@@ -192,7 +192,7 @@ test('an image whose python3 has no pip: a clean failure before any attempt', as
     python: join(venv, 'bin', 'python3'),
   });
   const result = failure(exit);
-  assert.equal(result.errorType, 'unknown');
+  assert.equal(result.errorType, 'pip_unavailable');
   assert.equal(result.attempts, 0);
   assert.match(result.error!, /has no pip module/);
   assertNothingPublished(sandbox, hash);

@@ -63,7 +63,7 @@ test('defaults, limits, error types and the volume layout agree with the contrac
   const program = callInstaller(
     `
 layout = Layout(INPUT["root"], INPUT["hash"])
-error_types = sorted(set([kind for kind, _ in FAILURE_PATTERNS] + ["invalid_input", "unknown"]))
+error_types = sorted(set([kind for kind, _ in FAILURE_PATTERNS] + ["invalid_input", "pip_unavailable", "unknown"]))
 OUTPUT = {
     "defaults": {"retries": DEFAULT_RETRIES, "timeoutSeconds": DEFAULT_TIMEOUT_SECONDS, "onFailure": DEFAULT_ON_FAILURE},
     "dir": DEFAULT_DIR, "terminationLog": DEFAULT_TERMINATION_LOG, "formatVersion": FORMAT_VERSION,

@@ -1,6 +1,7 @@
-// Launcher for a real local control plane: etcd, kube-apiserver and kube-controller-manager built by
-// tools/controlplane, each a separate process on free 127.0.0.1 ports, with certificates made for this run only.
-// There is no kubelet and no scheduler: test/support/pod-simulator.ts stands in for both.
+// Launcher for a real local cluster: etcd, kube-apiserver and kube-controller-manager built by tools/controlplane,
+// each a separate process on free 127.0.0.1 ports, with certificates made for this run only; and, with `node`, a
+// kube-scheduler and a real node (./node.ts: kubelet, kube-proxy, containerd) with local volumes. Without a node
+// there is no kubelet and no scheduler: test/support/pod-simulator.ts stands in for both.
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,9 @@ import { stringify } from 'yaml';
 import { KubeClient, type ClientOptions, type KubeObject } from '../../src/runtime/kube/client.ts';
 import { loadKubeConfigFile } from '../../src/runtime/kube/config.ts';
 import type { ResourceType } from '../../src/runtime/kube/resources.ts';
+import { startLocalVolumes, localVolumeProvisioner, type LocalVolumes } from './local-volumes.ts';
+import { inPrivateNetworkNamespace } from './netns.ts';
+import { nodeNetwork, setUpNodeNetwork, startNode, type Image, type RealNode } from './node.ts';
 import { spawnTracked, type TrackedProcess } from './processes.ts';
 
 export interface ControlPlaneOptions {
@@ -27,6 +31,11 @@ export interface ControlPlaneOptions {
   readonly readyTimeoutMs?: number;
   /** Progress and diagnostics, one line at a time; defaults to stderr. */
   readonly log?: (line: string) => void;
+  /**
+   * A scheduler and a real node with these images, so that pods run in containers. Needs root and a private
+   * network namespace (the caller enters it: see ./netns.ts).
+   */
+  readonly node?: { readonly images: readonly Image[]; readonly sandboxImage: string };
 }
 
 export interface ControlPlane {
@@ -35,6 +44,8 @@ export interface ControlPlane {
   /** Admin kubeconfig (client certificate in group system:masters). */
   readonly kubeconfigPath: string;
   readonly rootDir: string;
+  /** Where pods run: on a real node, or nowhere until a pod simulator binds them. */
+  readonly pods: 'node' | 'simulator';
   /** Contents of the build's VERSIONS file ("kubernetes v1.x.y" ...). */
   readonly versions: string;
   /** Seconds from starting etcd until every component was ready (not counting the build step). */
@@ -50,7 +61,7 @@ export interface ControlPlane {
   stop(options?: { removeFiles?: boolean }): Promise<void>;
 }
 
-/** The StorageClass every claim without an explicit class gets; the pod simulator provisions its claims. */
+/** The StorageClass every claim without an explicit class gets: local volumes on a real node, else the simulator's. */
 export const defaultStorageClassName = 'standard';
 export const simulatedProvisioner = 'pod-simulator.kasprop.test';
 
@@ -63,6 +74,8 @@ export const simulatedProvisioner = 'pod-simulator.kasprop.test';
  *   and volume, and only these controllers take them off (without them, namespaces never finish deleting);
  * - horizontalpodautoscaling: scales to minReplicas even without a metrics API, as the operator's HPA expects.
  * Volume binding and expansion are left to the pod simulator, which plays the external provisioner.
+ * With a real node, every controller a cluster runs by default (nodelifecycle lifts the new node's not-ready taint,
+ * the PV controller binds local volumes, endpoints feed kube-proxy, ...), less the bootstrap-token ones.
  */
 const controllers = [
   'garbagecollector',
@@ -75,6 +88,8 @@ const controllers = [
   'horizontalpodautoscaling',
 ];
 
+const nodeControllers = ['*', '-bootstrapsigner', '-tokencleaner'];
+
 export const binDirEnv = 'KASPROP_CONTROLPLANE_BIN_DIR';
 const repoRoot = resolve(import.meta.dirname, '../..');
 const buildScript = join(repoRoot, 'tools/controlplane/build.sh');
@@ -82,6 +97,15 @@ const stopGraceMs = 10_000;
 
 /** Runs tools/controlplane/build.sh (a cache hit costs milliseconds) and returns the bin directory it printed. */
 export async function buildControlPlane(log: (line: string) => void = stderrLine): Promise<string> {
+  return runBuildScript(buildScript, 'controlplane build', log);
+}
+
+/** Runs one of tools/'s cached build scripts, its progress to `log`, and returns the path its last line printed. */
+export async function runBuildScript(
+  buildScript: string,
+  label: string,
+  log: (line: string) => void = stderrLine,
+): Promise<string> {
   const build = spawnTracked('bash', [buildScript], {
     cwd: repoRoot,
     env: process.env,
@@ -91,15 +115,15 @@ export async function buildControlPlane(log: (line: string) => void = stderrLine
   build.child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   const progress = build.child.stderr;
   if (progress) {
-    for await (const line of createInterface({ input: progress })) log(`[controlplane build] ${line}`);
+    for await (const line of createInterface({ input: progress })) log(`[${label}] ${line}`);
   }
   const exit = await build.exited;
   if (exit.code !== 0) {
     throw new Error(`${buildScript} failed (${describeExit(exit)}); its output is above`, { cause: exit.error });
   }
-  const binDir = stdout.trim().split('\n').at(-1) ?? '';
-  if (binDir === '') throw new Error(`${buildScript} printed no bin directory`);
-  return binDir;
+  const printed = stdout.trim().split('\n').at(-1) ?? '';
+  if (printed === '') throw new Error(`${buildScript} printed no path`);
+  return printed;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -110,14 +134,31 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const binDir = options.binDir ?? process.env[binDirEnv] ?? (await buildControlPlane(log));
   const versions = readFileSync(join(binDir, 'VERSIONS'), 'utf8').trim();
   const binary = join(binDir, 'controlplane');
+  const withNode = options.node !== undefined;
+  if (withNode) {
+    if (!inPrivateNetworkNamespace()) {
+      throw new Error('a real node starts only inside a private network namespace (unshare --net --fork)');
+    }
+    setUpNodeNetwork();
+  }
 
   const started = performance.now();
   const components: Component[] = [];
+  const node: { current?: RealNode; volumes?: LocalVolumes } = {};
   let stopping = false;
   const stopComponents = async (): Promise<void> => {
     stopping = true;
-    // Reverse order: the controller manager and the apiserver shut down cleanly only while their backends are up.
-    for (const component of components.toReversed()) await component.process.terminate(stopGraceMs);
+    await node.volumes?.stop();
+    // Controllers and scheduler first, so that nothing recreates the pods the node's clean-up kills; then the node
+    // while the apiserver still answers it; then the apiserver and etcd, which shut down cleanly only in that order.
+    const backends = new Set(['etcd', 'kube-apiserver']);
+    for (const component of components.toReversed().filter((c) => !backends.has(c.name))) {
+      await component.process.terminate(stopGraceMs);
+    }
+    await node.current?.stop();
+    for (const component of components.toReversed().filter((c) => backends.has(c.name))) {
+      await component.process.terminate(stopGraceMs);
+    }
   };
   const restarting = new Set<string>();
   const launch = (name: string, args: string[]): Component => {
@@ -142,8 +183,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 
   try {
-    const pki = writePki(join(rootDir, 'pki'));
-    const [etcdClientPort, etcdPeerPort, apiserverPort, kcmPort] = await freePorts(4);
+    const pki = writePki(join(rootDir, 'pki'), withNode);
+    const [etcdClientPort, etcdPeerPort, apiserverPort, kcmPort, schedulerPort] = await freePorts(5);
     const server = `https://127.0.0.1:${apiserverPort}`;
     const kubeconfigPath = join(rootDir, 'admin.kubeconfig');
     writeKubeconfig(kubeconfigPath, server, pki.caCert, pki.admin);
@@ -168,25 +209,38 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      // The endpoint reconciler refuses a loopback advertise address, and nothing here needs the `kubernetes`
-      // Service's endpoints (no pod reaches the API server through them).
-      '--endpoint-reconciler-type=none',
+      ...(withNode
+        ? [
+            // Pods (the operator's own, from deploy/) reach it through the `kubernetes` Service: kube-proxy sends
+            // 10.96.0.1:443 to the advertised node address. Every address here is inside the private namespace.
+            '--bind-address=0.0.0.0',
+            `--advertise-address=${nodeNetwork.nodeIP}`,
+            `--kubelet-client-certificate=${pki.node?.apiserverKubeletClient.cert ?? ''}`,
+            `--kubelet-client-key=${pki.node?.apiserverKubeletClient.key ?? ''}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ]
+        : [
+            '--bind-address=127.0.0.1',
+            '--advertise-address=127.0.0.1',
+            // The endpoint reconciler refuses a loopback advertise address, and nothing here needs the
+            // `kubernetes` Service's endpoints (no pod reaches the API server through them).
+            '--endpoint-reconciler-type=none',
+          ]),
       `--secure-port=${apiserverPort}`,
       `--cert-dir=${join(rootDir, 'kube-apiserver')}`,
       `--tls-cert-file=${pki.apiserver.cert}`,
       `--tls-private-key-file=${pki.apiserver.key}`,
       `--client-ca-file=${pki.caCert}`,
-      '--authorization-mode=RBAC',
-      '--service-cluster-ip-range=10.96.0.0/16',
+      // Node authorization and NodeRestriction: the kubelet gets exactly a kubelet's rights.
+      withNode ? '--authorization-mode=Node,RBAC' : '--authorization-mode=RBAC',
+      `--service-cluster-ip-range=${nodeNetwork.serviceSubnet}`,
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${pki.serviceAccountPublicKey}`,
       `--service-account-signing-key-file=${pki.serviceAccountPrivateKey}`,
       '--allow-privileged=true',
       // As in hardened clusters (and OpenShift): setting blockOwnerDeletion needs update on the owner's finalizers,
       // so a missing RBAC rule for it shows up in tests.
-      '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
+      `--enable-admission-plugins=OwnerReferencesPermissionEnforcement${withNode ? ',NodeRestriction' : ''}`,
       '--profiling=false',
     ];
     const startApiServer = async (): Promise<void> => {
@@ -205,7 +259,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     try {
       const kcm = launch('kube-controller-manager', [
         `--kubeconfig=${kcmKubeconfig}`,
-        `--controllers=${controllers.join(',')}`,
+        `--controllers=${(withNode ? nodeControllers : controllers).join(',')}`,
         // Each controller acts with its own service account and RBAC role, as in a real cluster, so a missing
         // permission shows up here rather than in production.
         '--use-service-account-credentials=true',
@@ -220,17 +274,56 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       ]);
       await waitReady(kcm, readyTimeoutMs, () => httpGet(`https://127.0.0.1:${kcmPort}/healthz`));
 
-      await admin.apply(storageClassType, defaultStorageClass(), { fieldManager: 'kasprop-test' });
+      await admin.apply(storageClassType, defaultStorageClass(withNode), { fieldManager: 'kasprop-test' });
+      if (options.node !== undefined && pki.node !== undefined) {
+        const kubeconfigOf = (name: string, user: KeyPair): string => {
+          const path = join(rootDir, `${name}.kubeconfig`);
+          writeKubeconfig(path, server, pki.caCert, user);
+          return path;
+        };
+        const schedulerKubeconfig = kubeconfigOf('kube-scheduler', pki.node.scheduler);
+        const scheduler = launch('kube-scheduler', [
+          `--kubeconfig=${schedulerKubeconfig}`,
+          `--authentication-kubeconfig=${schedulerKubeconfig}`,
+          `--authorization-kubeconfig=${schedulerKubeconfig}`,
+          '--leader-elect=false',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${schedulerPort}`,
+          '--profiling=false',
+        ]);
+        await waitReady(scheduler, readyTimeoutMs, () => httpGet(`https://127.0.0.1:${schedulerPort}/healthz`));
+        node.current = await startNode({
+          rootDir: join(rootDir, 'node'),
+          clusterDir: rootDir,
+          binDir,
+          images: options.node.images,
+          sandboxImage: options.node.sandboxImage,
+          caCert: pki.caCert,
+          kubeletKubeconfig: kubeconfigOf('kubelet', pki.node.kubelet),
+          kubeProxyKubeconfig: kubeconfigOf('kube-proxy', pki.node.kubeProxy),
+          client: admin,
+          readyTimeoutMs,
+          log,
+        });
+        node.volumes = startLocalVolumes({
+          client: new KubeClient(loadKubeConfigFile(kubeconfigPath), { requestTimeoutMs: 10_000 }),
+          rootDir: join(rootDir, 'node', 'volumes'),
+          nodeName: node.current.name,
+          log,
+        });
+      }
     } finally {
       admin.close();
     }
 
     const startSeconds = (performance.now() - started) / 1000;
-    log(`control plane ready in ${startSeconds.toFixed(1)} s at ${server} (${versions.split('\n').join(', ')})`);
+    const what = withNode ? `cluster with node ${nodeNetwork.nodeName}` : 'control plane';
+    log(`${what} ready in ${startSeconds.toFixed(1)} s at ${server} (${versions.split('\n').join(', ')})`);
     return {
       server,
       kubeconfigPath,
       rootDir,
+      pods: withNode ? 'node' : 'simulator',
       versions,
       startSeconds,
       client: (clientOptions) => new KubeClient(loadKubeConfigFile(kubeconfigPath), clientOptions),
@@ -339,11 +432,18 @@ interface Pki {
   readonly controllerManager: KeyPair;
   readonly serviceAccountPrivateKey: string;
   readonly serviceAccountPublicKey: string;
+  /** The scheduler's and the node's identities, with a node only. */
+  readonly node?: {
+    readonly scheduler: KeyPair;
+    readonly kubelet: KeyPair;
+    readonly kubeProxy: KeyPair;
+    readonly apiserverKubeletClient: KeyPair;
+  };
 }
 
 const validDays = '30';
 
-function writePki(dir: string): Pki {
+function writePki(dir: string, withNode: boolean): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // An empty configuration, so that no distribution default (e.g. CA:TRUE on every req -x509) sneaks in.
   const config = join(dir, 'openssl.cnf');
@@ -399,8 +499,9 @@ function writePki(dir: string): Pki {
   };
   const apiserver = issue('kube-apiserver', '/CN=kube-apiserver', [
     'extendedKeyUsage=serverAuth',
-    // 10.96.0.1 is the `kubernetes` Service's ClusterIP in --service-cluster-ip-range.
-    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
+    // 10.96.0.1 is the `kubernetes` Service's ClusterIP in --service-cluster-ip-range; pods reach the node address.
+    `subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:${nodeNetwork.nodeIP},DNS:localhost,DNS:kubernetes,` +
+      'DNS:kubernetes.default,' +
       'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
   ]);
   const admin = issue('admin', '/O=system:masters/CN=kasprop-test-admin', ['extendedKeyUsage=clientAuth']);
@@ -413,7 +514,26 @@ function writePki(dir: string): Pki {
   const serviceAccountPublicKey = join(dir, 'service-account.pub');
   writeFileSync(serviceAccountPrivateKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(serviceAccountPublicKey, publicKey.export({ type: 'spki', format: 'pem' }));
-  return { caCert: ca.cert, apiserver, admin, controllerManager, serviceAccountPrivateKey, serviceAccountPublicKey };
+  const client = ['extendedKeyUsage=clientAuth'];
+  // User names the bootstrap RBAC policy (and the Node authorizer) know: system:kube-scheduler, system:kube-proxy,
+  // system:node:<name> in system:nodes. The apiserver's client for logs and exec is an admin.
+  const node = withNode
+    ? {
+        scheduler: issue('kube-scheduler', '/CN=system:kube-scheduler', client),
+        kubelet: issue('kubelet', `/O=system:nodes/CN=system:node:${nodeNetwork.nodeName}`, client),
+        kubeProxy: issue('kube-proxy', '/CN=system:kube-proxy', client),
+        apiserverKubeletClient: issue('apiserver-kubelet-client', '/O=system:masters/CN=kube-apiserver', client),
+      }
+    : undefined;
+  return {
+    caCert: ca.cert,
+    apiserver,
+    admin,
+    controllerManager,
+    serviceAccountPrivateKey,
+    serviceAccountPublicKey,
+    ...(node && { node }),
+  };
 }
 
 function openssl(args: string[]): void {
@@ -456,8 +576,11 @@ const storageClassType: ResourceType = {
   namespaced: false,
 };
 
-/** Default and expandable, so that claims without a class are admitted and claim size increases pass admission. */
-function defaultStorageClass(): KubeObject & Record<string, unknown> {
+/**
+ * Default and expandable, so that claims without a class are admitted and claim size increases pass admission.
+ * Local volumes wait for the pod's node, as local storage must; the simulator binds at once.
+ */
+function defaultStorageClass(withNode: boolean): KubeObject & Record<string, unknown> {
   return {
     apiVersion: storageClassType.apiVersion,
     kind: storageClassType.kind,
@@ -465,10 +588,10 @@ function defaultStorageClass(): KubeObject & Record<string, unknown> {
       name: defaultStorageClassName,
       annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' },
     },
-    provisioner: simulatedProvisioner,
+    provisioner: withNode ? localVolumeProvisioner : simulatedProvisioner,
     allowVolumeExpansion: true,
     reclaimPolicy: 'Delete',
-    volumeBindingMode: 'Immediate',
+    volumeBindingMode: withNode ? 'WaitForFirstConsumer' : 'Immediate',
   };
 }
 

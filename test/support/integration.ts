@@ -1,5 +1,6 @@
-// Helpers for integration test files: the run's control plane, a namespace with a pod simulator per test, the
-// KasprApp CRD, and polling with deadlines (integration tests never sleep a fixed time).
+// Helpers for integration test files: the run's cluster (with a real node, or a control plane whose pods a pod
+// simulator runs), a namespace per test, the KasprApp CRD, and polling with deadlines (integration tests never
+// sleep a fixed time).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +13,18 @@ import { KubeClient, type KubeObject } from '../../src/runtime/kube/client.ts';
 import { loadKubeConfigFile } from '../../src/runtime/kube/config.ts';
 import { resourcePath, ResourceTypes } from '../../src/runtime/kube/resources.ts';
 import { startControlPlane } from './controlplane.ts';
+import { claimDirectory } from './local-volumes.ts';
+import { nodeNetwork } from './node.ts';
 import { startPodSimulator, type PodSimulator, type PodSimulatorOptions } from './pod-simulator.ts';
-import { findSurvivors, keepTempEnv, killSurvivors, kubeconfigEnv, testRootEnv } from './processes.ts';
+import {
+  findSurvivors,
+  keepTempEnv,
+  killSurvivors,
+  kubeconfigEnv,
+  podsEnv,
+  simulatorKubeconfigEnv,
+  testRootEnv,
+} from './processes.ts';
 
 export interface Cluster {
   readonly kubeconfigPath: string;
@@ -21,29 +32,42 @@ export interface Cluster {
   readonly client: KubeClient;
   /** This test file's own directory inside the run's temp root. */
   readonly dir: string;
+  /** Where pods run: in containers on the run's real node, or as local processes of a pod simulator per test. */
+  readonly pods: 'node' | 'simulator';
+  /** The address at which pods reach a server of the test run (listening there, or on every address). */
+  readonly serverAddressForPods: string;
 }
 
-let connection: Promise<Cluster> | undefined;
+const connections = new Map<string, Promise<Cluster>>();
 
 /**
- * The run's control plane. Call it at module top level (`const cluster = await connectCluster();`): its clean-up is
- * an `after` hook of the file. A file run on its own, without the global setup, starts (and stops) a control plane
- * for itself.
+ * The run's cluster: with a real node when the run has one, or `{ pods: 'simulator' }` for a control plane whose
+ * pods a pod simulator runs (what one real node cannot show). Call it at module top level
+ * (`const cluster = await connectCluster();`): its clean-up is an `after` hook of the file. A file run on its own,
+ * without the global setup, starts (and stops) a control plane for itself, with simulated pods.
  */
-export function connectCluster(): Promise<Cluster> {
-  connection ??= connect();
+export function connectCluster(options: { pods?: 'simulator' } = {}): Promise<Cluster> {
+  const simulated = options.pods === 'simulator' || process.env[podsEnv] !== 'node';
+  const key = simulated ? 'simulator' : 'node';
+  let connection = connections.get(key);
+  if (connection === undefined) {
+    connection = connect(simulated);
+    connections.set(key, connection);
+  }
   return connection;
 }
 
-async function connect(): Promise<Cluster> {
-  const kubeconfigPath = process.env[kubeconfigEnv];
+async function connect(simulated: boolean): Promise<Cluster> {
+  const kubeconfigPath = process.env[simulated ? simulatorKubeconfigEnv : kubeconfigEnv];
   const root = process.env[testRootEnv];
+  const pods = simulated ? 'simulator' : 'node';
+  const serverAddressForPods = simulated ? '127.0.0.1' : nodeNetwork.podGateway;
   if (kubeconfigPath !== undefined && root !== undefined) {
     const client = new KubeClient(loadKubeConfigFile(kubeconfigPath));
     after(() => {
       client.close();
     });
-    return { kubeconfigPath, client, dir: mkdtempSync(join(root, 'file-')) };
+    return { kubeconfigPath, client, dir: mkdtempSync(join(root, 'file-')), pods, serverAddressForPods };
   }
   const ownRoot = mkdtempSync(join(tmpdir(), 'kasprop-test-'));
   process.env[testRootEnv] = ownRoot;
@@ -59,23 +83,33 @@ async function connect(): Promise<Cluster> {
       throw new Error(`processes started by the tests outlived them: ${survivors.map((s) => s.command).join('; ')}`);
     }
   });
-  return { kubeconfigPath: controlPlane.kubeconfigPath, client, dir: mkdtempSync(join(ownRoot, 'file-')) };
+  return {
+    kubeconfigPath: controlPlane.kubeconfigPath,
+    client,
+    dir: mkdtempSync(join(ownRoot, 'file-')),
+    pods: 'simulator',
+    serverAddressForPods: '127.0.0.1',
+  };
 }
 
 export interface TestNamespace {
   readonly name: string;
   readonly client: KubeClient;
-  readonly simulator: PodSimulator;
-  /** The simulator's directory: every process it starts runs inside it. */
+  /** The namespace's pod simulator, on a cluster whose pods are simulated; none on a real node. */
+  readonly simulator: PodSimulator | undefined;
+  /** The host directory of a bound claim's volume: the simulator's, or the node's local volume. */
+  claimDirectory(claimName: string): Promise<string>;
+  /** This namespace's directory: every process a simulator starts runs inside it. */
   readonly dir: string;
 }
 
 export type SimulatorSettings = Partial<Omit<PodSimulatorOptions, 'client' | 'namespaces' | 'rootDir'>>;
 
 /**
- * A fresh namespace for one test, with a pod simulator for it (CrashLoopBackOff and retries start at 200 ms unless
- * told otherwise). After the test, the namespace is deleted and the simulator stays until its pods and claims are
- * gone, since it is what finishes them; then it stops. The namespace object itself goes later, in the background.
+ * A fresh namespace for one test, with a pod simulator for it on a simulated cluster (CrashLoopBackOff and retries
+ * start at 200 ms unless told otherwise; the settings mean nothing on a real node). After the test, the namespace is
+ * deleted and the test waits until its pods and claims are gone (the simulator, which finishes them, stays until
+ * then). The namespace object itself goes later, in the background.
  */
 export async function createTestNamespace(
   t: TestContext,
@@ -120,6 +154,9 @@ export async function createTestNamespace(
     message: `the default ServiceAccount of namespace ${name}`,
   });
   const dir = join(cluster.dir, name);
+  if (cluster.pods === 'node') {
+    return { name, client, simulator: undefined, claimDirectory: (claim) => claimDirectory(client, name, claim), dir };
+  }
   const simulator = await startPodSimulator({
     backoffBaseMs: 200,
     ...settings,
@@ -128,7 +165,13 @@ export async function createTestNamespace(
     rootDir: dir,
   });
   started.simulator = simulator;
-  return { name, client, simulator, dir };
+  return {
+    name,
+    client,
+    simulator,
+    claimDirectory: (claim) => Promise.resolve(simulator.claimDirectory(name, claim)),
+    dir,
+  };
 }
 
 function namespaceName(testName: string): string {

@@ -1,9 +1,14 @@
-// What `kasprop local` runs: the integration tests' control plane, pod simulator and wheel index, with the real
-// operator, and one example app applied and followed until it is Ready. Everything lives in one temp directory
-// and is removed on exit.
+// What `kasprop local` runs: the integration tests' cluster and wheel index, with the real operator, and one example
+// app applied and followed until it is Ready. Where the machine allows a real node (Linux, root, ...; see
+// ./node.ts), it builds what the node needs, starts itself again inside a new private network namespace, and the
+// app's pods run in containers there; elsewhere a pod simulator runs their init containers as local processes.
+// Everything lives in one temp directory and is removed on exit.
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import { parseAllDocuments } from 'yaml';
 import { Registry } from 'prom-client';
 import { KasprAppResource, type KasprApp } from '../../src/api/types.ts';
@@ -16,16 +21,22 @@ import type { CommandIo } from '../../src/cli/validate.ts';
 import type { KubeClient, KubeObject } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, resourceTypeOf } from '../../src/runtime/kube/resources.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
-import type { LocalOptions } from '../../src/cli/local.ts';
+import { standInsNote, untilReadyNote, type LocalOptions } from '../../src/cli/local.ts';
 import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
-import { startControlPlane } from './controlplane.ts';
+import { mainContainerName } from '../../src/model/stateful-set.ts';
+import { binDirEnv, buildControlPlane, startControlPlane, type ControlPlane } from './controlplane.ts';
+import { buildImages, imagesDirEnv, loadImages, sandboxImage } from './images.ts';
 import { installKasprAppCrd, waitFor } from './integration.ts';
 import { imagePath } from './kasprapps.ts';
+import { inNewNetworkNamespace } from './netns.ts';
+import { nodeNetwork, prepareRealNode } from './node.ts';
 import { startPodSimulator } from './pod-simulator.ts';
+import { podsEnv, spawnTracked } from './processes.ts';
 import { startWheelIndex } from './wheel-index.ts';
 import type { WheelProject } from './wheels.ts';
 
 const namespace = 'default';
+const installContainer = 'install-packages';
 
 export async function runLocal(options: LocalOptions, io: CommandIo): Promise<number> {
   const { apps, others, errors } = readManifest(options.file);
@@ -33,11 +44,28 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     for (const error of errors) io.err(error);
     return 1;
   }
+  const pods = process.env[podsEnv];
+  if (pods === undefined) {
+    // The node's private network namespace has no way out: a remote index needs the machine's own network.
+    const why =
+      options.indexUrl !== undefined
+        ? '--index-url needs the network, which the real node\'s private network namespace does not have'
+        : prepareRealNode((line) => io.err(`[node] ${line}`));
+    if (why === undefined) return runInNetworkNamespace(io);
+    io.err(`kasprop local: no real node on this machine (${why}); using the pod simulator`);
+  }
+  const realNode = pods === 'node';
   io.err(
-    'kasprop local: a real kube-apiserver, etcd and kube-controller-manager (built from Go modules), the kasprop ' +
-      'operator, and a pod simulator standing in for the kubelet. Pods do not run in containers: their init ' +
-      "containers run as LOCAL PROCESSES on this machine (python3 from your PATH), and the app's main container is " +
-      'not run at all. Ctrl-C stops everything and removes its files.',
+    realNode
+      ? 'kasprop local: a real kube-apiserver, etcd, kube-controller-manager, kube-scheduler and a real node ' +
+          '(kubelet, kube-proxy, containerd, runc; built from Go modules), the kasprop operator, all in a private ' +
+          'network namespace. Pods run in REAL CONTAINERS of images built here without a registry: the app image ' +
+          'is a stand-in for kasprio/kaspr (Debian python3 and pip) that reports what it imports. Ctrl-C stops ' +
+          'everything and removes its files.'
+      : 'kasprop local: a real kube-apiserver, etcd and kube-controller-manager (built from Go modules), the ' +
+          'kasprop operator, and a pod simulator standing in for the kubelet. Pods do not run in containers: their ' +
+          "init containers run as LOCAL PROCESSES on this machine (python3 from your PATH), and the app's main " +
+          'container is not run at all. Ctrl-C stops everything and removes its files.',
   );
   const root = mkdtempSync(join(tmpdir(), 'kasprop-local-'));
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(root, { recursive: true, force: true })];
@@ -46,9 +74,11 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
+    const imagesDir = process.env[imagesDirEnv];
     const controlPlane = await startControlPlane({
       rootDir: join(root, 'controlplane'),
       log: (l) => io.err(`[control plane] ${l}`),
+      ...(realNode && imagesDir !== undefined && { node: { images: loadImages(imagesDir), sandboxImage } }),
     });
     cleanups.push(() => controlPlane.stop());
     const client = controlPlane.client();
@@ -59,7 +89,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     let trustedHosts: string[] = [];
     if (indexUrl === undefined) {
       const projects = standIns(apps);
-      const index = await startWheelIndex({ projects });
+      const index = await startWheelIndex({ projects, ...(realNode && { reachableAt: nodeNetwork.podGateway }) });
       cleanups.push(() => index.close());
       indexUrl = index.url;
       trustedHosts = [index.host];
@@ -68,14 +98,16 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
       );
     }
 
-    const simulator = await startPodSimulator({
-      client,
-      namespaces: [namespace],
-      rootDir: join(root, 'pods'),
-      path: imagePath,
-      backoffBaseMs: 2_000,
-    });
-    cleanups.push(() => simulator.stop());
+    if (!realNode) {
+      const simulator = await startPodSimulator({
+        client,
+        namespaces: [namespace],
+        rootDir: join(root, 'pods'),
+        path: imagePath,
+        backoffBaseMs: 2_000,
+      });
+      cleanups.push(() => simulator.stop());
+    }
 
     const registry = new Registry();
     const runtimeMetrics = new RuntimeMetrics(registry);
@@ -99,8 +131,14 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
       stopOperator.abort();
       await operator.done;
     });
-    io.err(`[operator] running; metrics at ${operator.http?.url ?? '?'}/metrics`);
-    io.err(`[cluster] kubectl --kubeconfig ${controlPlane.kubeconfigPath} get kasprapps,statefulsets,pods,pvc`);
+    // Inside the network namespace only: from another shell, enter it first.
+    const enter = realNode ? `nsenter --net=/proc/${process.pid}/ns/net ` : '';
+    const kubectl = realNode ? join(process.env[binDirEnv] ?? '', 'kubectl') : 'kubectl';
+    io.err(`[operator] running; metrics: ${enter}curl ${operator.http?.url ?? '?'}/metrics`);
+    io.err(
+      `[cluster] ${enter}${kubectl} --kubeconfig ${controlPlane.kubeconfigPath} get kasprapps,statefulsets,pods,pvc`,
+    );
+    if (options.untilReady) io.err(untilReadyNote);
 
     // Pods are not admitted before the namespace's default ServiceAccount exists.
     await waitFor(() => client.get(ResourceTypes.ServiceAccount, { namespace, name: 'default' }), {
@@ -132,6 +170,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
         `applied KasprApp ${namespace}/${app.metadata.name}${app.spec.pythonPackages ? ` with packages from ${indexUrl}` : ''}`,
       );
     }
+    if (realNode) cleanups.push(followInstallLogs(controlPlane, kubectl, io, shutdown.signal));
     const ready = await follow(
       client,
       apps.map((a) => a.metadata.name),
@@ -139,6 +178,12 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
       options.untilReady,
       shutdown.signal,
     );
+    if (ready && realNode) {
+      for (const app of apps.filter((a) => a.spec.pythonPackages !== undefined)) {
+        await printImportReport(controlPlane, kubectl, `${app.metadata.name}-app-0`, io);
+      }
+    }
+    if (ready && options.indexUrl === undefined) io.out(standInsNote);
     if (options.untilReady) return ready ? 0 : 1;
     io.out('kasprop local: running; Ctrl-C to stop and clean up');
     await new Promise<void>((done) => {
@@ -239,4 +284,104 @@ async function follow(
     }
     await new Promise((done) => setTimeout(done, 100));
   }
+}
+
+/**
+ * Builds what the node needs (while the network is there), then runs this same command again inside a new private
+ * network namespace and waits for it. Ctrl-C reaches both (one process group); the inner one cleans up.
+ */
+async function runInNetworkNamespace(io: CommandIo): Promise<number> {
+  const log = (line: string): void => io.err(line);
+  const binDir = await buildControlPlane(log);
+  const imagesDir = await buildImages(log);
+  const netns = inNewNetworkNamespace(process.execPath, [...process.execArgv, ...process.argv.slice(1)]);
+  const inner = spawn(netns.command, netns.args, {
+    stdio: 'inherit',
+    env: { ...process.env, ...netns.env, [podsEnv]: 'node', [binDirEnv]: binDir, [imagesDirEnv]: imagesDir },
+  });
+  const forward = (signal: NodeJS.Signals): void => {
+    inner.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  try {
+    return await new Promise((resolve) => {
+      inner.on('exit', (code, signal) => resolve(code ?? (signal !== null ? 1 : 0)));
+    });
+  } finally {
+    process.off('SIGINT', forward);
+    process.off('SIGTERM', forward);
+  }
+}
+
+/**
+ * Prints the log of every install-packages init container of the namespace as it is written (`kubectl logs -f`,
+ * started once the container has started). Returns the clean-up that stops following.
+ */
+function followInstallLogs(
+  controlPlane: ControlPlane,
+  kubectl: string,
+  io: CommandIo,
+  signal: AbortSignal,
+): () => Promise<void> {
+  const followed = new Map<string, ReturnType<typeof spawnTracked>>();
+  const client = controlPlane.client();
+  const stop = new AbortController();
+  const loop = (async () => {
+    while (!stop.signal.aborted && !signal.aborted) {
+      try {
+        const list = await client.list<Pod & { metadata: NonNullable<Pod['metadata']> }>(ResourceTypes.Pod, {
+          namespace,
+        });
+        for (const pod of list.items) {
+          const key = pod.metadata.uid ?? '';
+          const init = pod.status?.initContainerStatuses?.find((c) => c.name === installContainer);
+          if (followed.has(key) || (init?.state?.running === undefined && init?.state?.terminated === undefined)) {
+            continue;
+          }
+          const name = pod.metadata.name ?? '';
+          const logs = spawnTracked(
+            kubectl,
+            ['--kubeconfig', controlPlane.kubeconfigPath, 'logs', '-f', '-n', namespace, name, '-c', installContainer],
+            { cwd: controlPlane.rootDir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'ignore'] },
+          );
+          followed.set(key, logs);
+          const prefix = `[${name} ${installContainer}] `;
+          if (logs.child.stdout) {
+            createInterface({ input: logs.child.stdout }).on('line', (line) => io.err(prefix + line));
+          }
+        }
+      } catch {
+        // The apiserver is busy or stopping; the next round sees.
+      }
+      await new Promise((done) => setTimeout(done, 500));
+    }
+  })();
+  return async () => {
+    stop.abort();
+    await loop;
+    await Promise.all([...followed.values()].map((logs) => logs.terminate(2_000)));
+    client.close();
+  };
+}
+
+/** The app container's own report (the stand-in image logs what it imported), printed once it has written it. */
+async function printImportReport(
+  controlPlane: ControlPlane,
+  kubectl: string,
+  pod: string,
+  io: CommandIo,
+): Promise<void> {
+  const report = await waitFor(
+    () => {
+      const log = execFileSync(
+        kubectl,
+        ['--kubeconfig', controlPlane.kubeconfigPath, 'logs', '-n', namespace, pod, '-c', mainContainerName],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      return /distribution\(s\) imported/.test(log) ? log : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 500, message: `the import report of ${pod}` },
+  );
+  for (const line of report.trimEnd().split('\n')) io.out(`[${pod} ${mainContainerName}] ${line}`);
 }

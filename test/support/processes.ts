@@ -12,8 +12,12 @@ import { join } from 'node:path';
 // What a test run hands to its test files (separate processes) through the environment.
 /** The run's temp directory: control-plane files, simulator directories, and the process registry. */
 export const testRootEnv = 'KASPROP_TEST_ROOT';
-/** The admin kubeconfig of the run's control plane. */
+/** The admin kubeconfig of the run's cluster (with a real node when KASPROP_TEST_PODS=node). */
 export const kubeconfigEnv = 'KASPROP_TEST_KUBECONFIG';
+/** With a real node: a second control plane, without one, for what only the pod simulator can show. */
+export const simulatorKubeconfigEnv = 'KASPROP_TEST_SIMULATOR_KUBECONFIG';
+/** `node` or `simulator`: where the run's pods run (set by test/support/run-tests.ts). */
+export const podsEnv = 'KASPROP_TEST_PODS';
 /** KASPROP_TEST_KEEP_TMP=1 keeps the run's temp directory (component logs, container output) for a post-mortem. */
 export const keepTempEnv = 'KASPROP_TEST_KEEP_TMP';
 const registryFile = 'processes.tsv';

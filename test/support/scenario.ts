@@ -1,5 +1,5 @@
-// The setting of most operator scenarios: a fresh namespace with a pod simulator, a local wheel index, and the
-// operator watching that namespace; all of it cleaned up after the test.
+// The setting of most operator scenarios: a fresh namespace (with a pod simulator on a simulated cluster), a local
+// wheel index its pods reach, and the operator watching that namespace; all of it cleaned up after the test.
 import type { TestContext } from 'node:test';
 import type { PythonPackagesSpec } from '../../src/api/types.ts';
 import { createTestNamespace, type Cluster, type SimulatorSettings, type TestNamespace } from './integration.ts';
@@ -28,7 +28,7 @@ export async function startScenario(
   options: ScenarioOptions = {},
 ): Promise<Scenario> {
   const ns = await createTestNamespace(t, cluster, { path: imagePath, ...options.simulator });
-  const index = await startWheelIndex(options.index);
+  const index = await startWheelIndex({ reachableAt: cluster.serverAddressForPods, ...options.index });
   t.after(() => index.close());
   const operator = await startTestOperator(cluster, { namespaces: [ns.name], ...options.operator });
   return {

@@ -30,6 +30,11 @@ export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
   readonly auth?: WheelIndexAuth;
   /** A `Vary` header for every cacheable answer, e.g. `Authorization` (pip's HTTP cache then stores that header). */
   readonly vary?: string;
+  /**
+   * The address pip reaches the index at, default 127.0.0.1. Any other address (a real node's pod gateway) makes
+   * the index listen on every address of the run's private network namespace, where only the run's pods see it.
+   */
+  readonly reachableAt?: string;
 }
 
 export interface IndexRequest {
@@ -44,7 +49,7 @@ export interface IndexRequest {
 export interface WheelIndex {
   /** The index URL to give pip, e.g. `http://127.0.0.1:40123/simple/`. */
   readonly url: string;
-  /** `127.0.0.1:<port>`, for trusted-host lists. */
+  /** `<address>:<port>`, for trusted-host lists. */
   readonly host: string;
   /** Every request in arrival order, recorded when it arrives (before any delay). */
   readonly requests: readonly IndexRequest[];
@@ -57,7 +62,10 @@ export interface WheelIndex {
 
 const everyPath = (): boolean => true;
 
+const loopback = '127.0.0.1';
+
 export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<WheelIndex> {
+  const reachableAt = options.reachableAt ?? loopback;
   const wheels = [...buildWheels(options.projects ?? DEMO_PROJECTS), ...(options.files ?? [])];
   const byProject = new Map<string, BuiltWheel[]>();
   for (const wheel of wheels) byProject.set(wheel.project, [...(byProject.get(wheel.project) ?? []), wheel]);
@@ -144,10 +152,10 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, reachableAt === loopback ? loopback : '0.0.0.0', resolve);
   });
   const { port } = server.address() as AddressInfo;
-  const host = `127.0.0.1:${port}`;
+  const host = `${reachableAt}:${port}`;
 
   return {
     url: `http://${host}/simple/`,

@@ -6,6 +6,7 @@ import { observeInstall, type InstallObservation } from '../../src/controller/in
 import { packagesStatus } from '../../src/controller/packages-status.ts';
 import { InstallLedger } from '../../src/controller/install-ledger.ts';
 import { packagesEvents } from '../../src/controller/events.ts';
+import { validStatus } from '../../src/controller/app-status.ts';
 import { setCondition } from '../../src/controller/conditions.ts';
 import { claimUpdate, decidePackagesVolume } from '../../src/controller/packages-volume.ts';
 import { resolveApp } from '../../src/model/app-model.ts';
@@ -148,6 +149,7 @@ describe('status.pythonPackages', () => {
         cacheMode: 'shared',
         state: 'Ready',
         installed: ['requests==2.31.0', 'urllib3==2.2.1'],
+        installedTotal: 2,
         lastInstallTime: '2026-11-26T10:00:05Z',
         installDuration: '4.3s',
         installedBy: 'orders-app-0',
@@ -282,6 +284,50 @@ describe('events and conditions', () => {
       },
     ]);
     assert.deepEqual(packagesEvents(ready, ready), []);
+  });
+
+  test('the condition and the event count every installed distribution, also when the list is cut short', () => {
+    const validated = validateKasprApp({
+      apiVersion: 'kaspr.io/v1alpha1',
+      kind: 'KasprApp',
+      metadata: { name: 'orders', namespace: 'ns', generation: 1 },
+      spec: { bootstrapServers: 'k:9092', pythonPackages: { packages: ['requests'] } },
+    });
+    assert.ok(validated.ok);
+    const model = resolveApp(validated.app, defaultOperatorSettings);
+    const statusWith = (installed: Partial<InstallResult>) =>
+      validStatus({
+        app: validated.app,
+        now: '2026-11-26T10:00:10Z',
+        model,
+        statefulSet: undefined,
+        observations: observe([
+          pod(
+            'orders-app-0',
+            terminated(JSON.stringify(result({ hash: model.packages!.hash, ...installed }))),
+            model.packages!.hash,
+          ),
+        ]),
+        cacheMode: 'shared',
+        packagesWarnings: [],
+      });
+    const packagesCondition = (status: ReturnType<typeof statusWith>) =>
+      status.conditions?.find((c) => c.type === 'PythonPackagesReady');
+
+    const cutShort = statusWith({ installedTotal: 300 });
+    const packages = cutShort.pythonPackages;
+    assert.ok(packages);
+    assert.equal(packages.installed?.length, 2);
+    assert.equal(packages.installedTotal, 300);
+    assert.deepEqual(packages.warnings, ['installed lists 2 of 300 distributions (the result must fit in 4 KiB)']);
+    assert.equal(packagesCondition(cutShort)?.message, '300 distributions installed by orders-app-0');
+    assert.deepEqual(
+      packagesEvents(undefined, cutShort).map((e) => e.message),
+      [`300 distributions for spec hash ${model.packages!.hash} installed by orders-app-0 in 4.3s`],
+    );
+
+    const one = statusWith({ installed: ['requests==2.31.0'], installedTotal: 1 });
+    assert.equal(packagesCondition(one)?.message, '1 distribution installed by orders-app-0');
   });
 
   test('lastTransitionTime moves only when the condition status changes', () => {

@@ -62,7 +62,7 @@ describe('examples', () => {
     assert.equal(result.code, 1);
     assert.equal(result.out, '');
     assert.deepEqual(result.err, [
-      `${file}:1:spec.pythonPackages.packages[0]: invalid requirement "$(id)": expected a project name (letters, digits, '.', '_' and '-') at position 1, found '$(id)'`,
+      `${file}:6: spec.pythonPackages.packages[0]: invalid requirement "$(id)": contains '$', which is not allowed (pip expands \${VAR})`,
     ]);
   });
 

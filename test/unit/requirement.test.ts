@@ -72,13 +72,18 @@ const valid: [input: string, canonical: string][] = [
   ['x; python_version ~= "3.8"', 'x; python_version ~= "3.8"'],
 ];
 
+// `$` is refused wherever it is, with its own reason rather than whichever grammar rule it breaks first.
+const dollar = "contains '$', which is not allowed (pip expands ${VAR})";
+
 // Inputs that must be refused, with the reason the user sees.
 const invalid: [input: string, reason: string][] = [
   [
     'requests; touch /tmp/x',
     "expected a marker variable (such as python_version or sys_platform) or a quoted string at position 11, found 'touch /tmp/x'",
   ],
-  ['$(id)', "expected a project name (letters, digits, '.', '_' and '-') at position 1, found '$(id)'"],
+  ['$(id)', dollar],
+  ['requests==${VERSION}', dollar],
+  ['requests[${EXTRA}]', dollar],
   ['`id`', "expected a project name (letters, digits, '.', '_' and '-') at position 1, found '`id`'"],
   ['a==1\nb', 'must be a single line (found a line break); use one entry per requirement'],
   ['requests==1.0\r', 'must be a single line (found a line break); use one entry per requirement'],
@@ -107,16 +112,18 @@ const invalid: [input: string, reason: string][] = [
   ['requests~=2', "'~=2': '~=' needs at least two release segments, e.g. ~=1.4"],
   ['requests>=1.0.*', "'>=1.0.*': a '.*' wildcard is allowed only with == and !="],
   ['requests<1.0+local', "'<1.0+local': a local version label is not allowed with <"],
-  ['requests===1.0$', "'===1.0$': an arbitrary-equality version may contain only letters, digits and . _ + ! -"],
+  ['requests===1.0$', dollar],
+  ['requests===1.0~', "'===1.0~': an arbitrary-equality version may contain only letters, digits and . _ + ! -"],
   ['requests[security', "expected ',' or ']' in the extras at position 18, found the end"],
   ['requests; python_version == "3.8', 'unterminated string in the marker at position 29'],
   [
     'requests; os == "linux"',
     `expected a marker variable (such as python_version or sys_platform) or a quoted string at position 11, found 'os == "linux'`,
   ],
+  ['requests; python_version == "$(id)"', dollar],
   [
-    'requests; python_version == "$(id)"',
-    'marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',
+    'requests; python_version == "`id`"',
+    'marker string "`id`" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',
   ],
   [
     'requests; python_version == "3.8" ; rm -rf /',
@@ -136,7 +143,7 @@ const invalid: [input: string, reason: string][] = [
     'pkg @ https://user:pass@host.example/x.whl',
     'URL must not embed credentials; put them in a Secret and reference it with pythonPackages.credentials.secretRef',
   ],
-  ['pkg @ https://host.example/${PIP_PASSWORD}.whl', "URL must not contain '$' (pip expands ${...} references)"],
+  ['pkg @ https://host.example/${PIP_PASSWORD}.whl', dollar],
   [
     'pkg @ https://host.example/a"b.whl',
     'URL contains characters that are not allowed in a URL (spaces, quotes, braces, backslashes)',
@@ -150,7 +157,7 @@ const invalid: [input: string, reason: string][] = [
     'git+https://github.com/org/repo.git',
     "a VCS URL needs '#egg=<project>' to name the project, or write 'name @ <url>'",
   ],
-  ['git+https://github.com/org/repo.git#egg=$(id)', "URL must not contain '$' (pip expands ${...} references)"],
+  ['git+https://github.com/org/repo.git#egg=$(id)', dollar],
   ['', 'is empty'],
   [`x; ${'('.repeat(11)}python_version >= "3"${')'.repeat(11)}`, 'the marker nests parentheses more than 10 deep'],
   [

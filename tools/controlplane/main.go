@@ -1,14 +1,21 @@
 // Command controlplane is a multi-call binary bundling a real
-// kube-apiserver, kube-controller-manager and etcd, built from the upstream
-// Go modules (k8s.io/kubernetes and go.etcd.io/etcd/server/v3). It exists so
-// that kasprop's integration tests can run a genuine control plane without
-// Docker, kind or prebuilt downloads.
+// kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
+// kube-proxy, kubectl and etcd, built from the upstream Go modules
+// (k8s.io/kubernetes, k8s.io/kubectl and go.etcd.io/etcd/server/v3). It exists
+// so that kasprop's integration tests can run a genuine cluster, control plane
+// and node, without Docker, kind or prebuilt downloads. One binary keeps every
+// component on exactly the control plane's version, and costs little more
+// than the control plane alone because almost every package is shared.
 //
 // The component is selected by the first argument or, when the binary is
 // invoked through a symlink/copy named after a component, by argv[0]:
 //
 //	controlplane kube-apiserver [flags...]
 //	controlplane kube-controller-manager [flags...]
+//	controlplane kube-scheduler [flags...]
+//	controlplane kubelet [flags...]
+//	controlplane kube-proxy [flags...]
+//	controlplane kubectl [flags...]
 //	controlplane etcd [flags...]
 //	controlplane version
 //
@@ -17,6 +24,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,8 +38,13 @@ import (
 	_ "k8s.io/component-base/metrics/prometheus/clientgo" // client-go metric plugins
 	_ "k8s.io/component-base/metrics/prometheus/version"  // version metric registration
 	"k8s.io/component-base/version"
+	kubectlcmd "k8s.io/kubectl/pkg/cmd"
+	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	kcmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxyapp "k8s.io/kubernetes/cmd/kube-proxy/app"
+	schedulerapp "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 const usage = `usage: controlplane <component> [flags...]
@@ -39,6 +52,10 @@ const usage = `usage: controlplane <component> [flags...]
 components:
   kube-apiserver            run k8s.io/kubernetes/cmd/kube-apiserver
   kube-controller-manager   run k8s.io/kubernetes/cmd/kube-controller-manager
+  kube-scheduler            run k8s.io/kubernetes/cmd/kube-scheduler
+  kubelet                   run k8s.io/kubernetes/cmd/kubelet
+  kube-proxy                run k8s.io/kubernetes/cmd/kube-proxy
+  kubectl                   run k8s.io/kubectl (kubectl logs, kubectl kustomize, ...)
   etcd                      run go.etcd.io/etcd/server/v3 (etcdmain)
   version                   print the bundled versions
 
@@ -69,6 +86,26 @@ func run(argv []string) int {
 		cmd := kcmapp.NewControllerManagerCommand()
 		cmd.SetArgs(args)
 		return cli.Run(cmd)
+	case "kube-scheduler":
+		cmd := schedulerapp.NewSchedulerCommand()
+		cmd.SetArgs(args)
+		return cli.Run(cmd)
+	case "kubelet":
+		cmd := kubeletapp.NewKubeletCommand(context.Background())
+		cmd.SetArgs(args)
+		return cli.Run(cmd)
+	case "kube-proxy":
+		cmd := proxyapp.NewProxyCommand()
+		cmd.SetArgs(args)
+		return cli.Run(cmd)
+	case "kubectl":
+		// As upstream's cmd/kubectl: errors are printed by CheckErr, with kubectl's exit codes.
+		cmd := kubectlcmd.NewDefaultKubectlCommand()
+		cmd.SetArgs(args)
+		if err := cli.RunNoErrOutput(cmd); err != nil {
+			kubectlutil.CheckErr(err)
+		}
+		return 0
 	case "etcd":
 		// etcdmain.Main expects a full argv (it parses args[1:]) and exits
 		// the process itself on fatal errors.
@@ -88,7 +125,7 @@ func run(argv []string) int {
 
 func isComponent(name string) bool {
 	switch name {
-	case "kube-apiserver", "kube-controller-manager", "etcd":
+	case "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl", "etcd":
 		return true
 	}
 	return false

@@ -227,8 +227,10 @@ export interface PythonPackagesStatus {
   state?: 'Installing' | 'Ready' | 'Failed';
   /** The spec hash the state belongs to. */
   hash?: string;
-  /** The installed distributions, as name==version. */
+  /** The installed distributions, as name==version (cut short when the list does not fit in the termination message). */
   installed?: string[];
+  /** How many distributions were installed, also when `installed` lists fewer. */
+  installedTotal?: number;
   /** `shared` (one claim for all pods) or `emptyDir` (each pod installs for itself). */
   cacheMode?: string;
   lastInstallTime?: string;

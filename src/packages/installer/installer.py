@@ -1004,7 +1004,7 @@ class Installer:
         credentials = " with credentials" if cfg.has_credentials else ""
         say("installing %d requirement(s) for %s from %s%s" % (len(cfg.requirements), cfg.hash, index, credentials))
         if importlib.util.find_spec("pip") is None:
-            raise Failure("unknown", "%s has no pip module, so this image cannot install packages" % sys.executable)
+            raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
         try:
             os.makedirs(work)
             requirements_file = os.path.join(work, "requirements.txt")

@@ -1,0 +1,177 @@
+// The real node's figures: cluster up and teardown, a cold install of the basic example's packages in a real pod,
+// the first pod Ready after the KasprApp is created, and what `pythonPackages` adds to a pod's start on the fast
+// path (median of 10 restarts against the same app without packages). Like `npm test`, it builds what the node
+// needs, then runs itself again inside a private network namespace. Prints figures; asserts nothing.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Registry } from 'prom-client';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { KasprAppResource, type KasprApp } from '../src/api/types.ts';
+import { startOperator } from '../src/controller/operator.ts';
+import { defaultOperatorSettings } from '../src/model/operator-settings.ts';
+import type { KubeClient } from '../src/runtime/kube/client.ts';
+import { ResourceTypes } from '../src/runtime/kube/resources.ts';
+import { createLogger } from '../src/runtime/logger.ts';
+import { RuntimeMetrics } from '../src/runtime/metrics.ts';
+import { binDirEnv, buildControlPlane, startControlPlane } from '../test/support/controlplane.ts';
+import { buildImages, imagesDirEnv, loadImages, sandboxImage } from '../test/support/images.ts';
+import { installKasprAppCrd, waitFor } from '../test/support/integration.ts';
+import { kasprApp } from '../test/support/kasprapps.ts';
+import { inNewNetworkNamespace, inPrivateNetworkNamespace } from '../test/support/netns.ts';
+import { nodeNetwork, prepareRealNode } from '../test/support/node.ts';
+import { startWheelIndex } from '../test/support/wheel-index.ts';
+
+const RESTARTS = 10;
+const namespace = 'default';
+
+if (!inPrivateNetworkNamespace()) {
+  const why = prepareRealNode((line) => console.log(line));
+  if (why !== undefined) {
+    console.log(`no real node on this machine: ${why}`);
+    process.exit(0);
+  }
+  const binDir = await buildControlPlane();
+  const imagesDir = await buildImages((line) => console.error(line));
+  const netns = inNewNetworkNamespace(process.execPath, [fileURLToPath(import.meta.url)]);
+  const inner = spawnSync(netns.command, netns.args, {
+    stdio: 'inherit',
+    env: { ...process.env, ...netns.env, [binDirEnv]: binDir, [imagesDirEnv]: imagesDir },
+  });
+  process.exit(inner.status ?? 1);
+}
+
+const imagesDir = process.env[imagesDirEnv] ?? '';
+const root = mkdtempSync(join(tmpdir(), 'kasprop-bench-node-'));
+let started = performance.now();
+const cluster = await startControlPlane({
+  rootDir: join(root, 'cluster'),
+  node: { images: loadImages(imagesDir), sandboxImage },
+  log: () => undefined,
+});
+console.log(
+  `cluster up (etcd, apiserver, controllers, scheduler, containerd, kubelet; node Ready): ${seconds(started)} s`,
+);
+const client = cluster.client({ requestTimeoutMs: 30_000 });
+const index = await startWheelIndex({
+  projects: [
+    { name: 'requests', releases: [{ version: '2.31.0' }] },
+    { name: 'python-dateutil', releases: [{ version: '2.8' }] },
+  ],
+  reachableAt: nodeNetwork.podGateway,
+});
+const stopOperator = new AbortController();
+try {
+  await installKasprAppCrd(client);
+  const registry = new Registry();
+  const operator = await startOperator(
+    {
+      client,
+      registry,
+      runtimeMetrics: new RuntimeMetrics(registry),
+      logger: createLogger({ sink: { write: () => true }, level: 'error' }),
+      settings: defaultOperatorSettings,
+      namespaces: [namespace],
+      workers: 2,
+    },
+    stopOperator.signal,
+  );
+  await waitFor(() => client.get(ResourceTypes.ServiceAccount, { namespace, name: 'default' }), {
+    message: 'the default ServiceAccount',
+  });
+
+  // The basic example's packages (stand-in wheels from the local index), installed cold in a real pod.
+  const withPackages = kasprApp(namespace, 'enrich', {
+    replicas: 1,
+    image: 'kasprop.test/python:3',
+    pythonPackages: {
+      packages: ['requests==2.31.0', 'python-dateutil~=2.8'],
+      indexUrl: index.url,
+      trustedHosts: [index.host],
+    },
+  });
+  started = performance.now();
+  await client.create(KasprAppResource, withPackages);
+  const installed = await waitFor(
+    async () => {
+      const app = await client.get<KasprApp>(KasprAppResource, { namespace, name: 'enrich' });
+      return app?.status?.pythonPackages?.state === 'Ready' ? app.status.pythonPackages : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 50, message: 'enrich packages Ready' },
+  );
+  const packagesReady = seconds(started);
+  await waitFor(async () => isReady(await pod(client, 'enrich-app-0')), {
+    timeoutMs: 180_000,
+    intervalMs: 50,
+    message: 'enrich-app-0 Ready',
+  });
+  console.log(
+    `basic example, cold: packages Ready ${packagesReady} s after the KasprApp was created (the installer's own ` +
+      `figure: ${installed.installDuration ?? '?'}), first pod Ready after ${seconds(started)} s`,
+  );
+
+  const without = kasprApp(namespace, 'plain', { replicas: 1, image: 'kasprop.test/python:3' });
+  await client.create(KasprAppResource, without);
+  await waitFor(async () => isReady(await pod(client, 'plain-app-0')), {
+    timeoutMs: 180_000,
+    message: 'plain-app-0 Ready',
+  });
+
+  const fast = await restartTimes(client, 'enrich-app-0');
+  const plain = await restartTimes(client, 'plain-app-0');
+  const overhead = median(fast) - median(plain);
+  console.log(
+    `pod restart to Ready, median of ${RESTARTS}: ${median(fast).toFixed(2)} s with pythonPackages (fast path: ` +
+      `packages on the claim), ${median(plain).toFixed(2)} s without; pythonPackages adds ${overhead.toFixed(2)} s`,
+  );
+  console.log(`  with packages: ${fast.map((s) => s.toFixed(2)).join(' ')}`);
+  console.log(`  without:       ${plain.map((s) => s.toFixed(2)).join(' ')}`);
+  await operator.http?.close();
+} finally {
+  stopOperator.abort();
+  await index.close();
+  client.close();
+  started = performance.now();
+  await cluster.stop();
+  console.log(`teardown (pods killed, mounts and cgroups removed, files deleted): ${seconds(started)} s`);
+  rmSync(root, { recursive: true, force: true });
+}
+
+/** Seconds from deleting the pod to its replacement being Ready, observed every 50 ms. */
+async function restartTimes(kube: KubeClient, name: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < RESTARTS; i++) {
+    const before = await pod(kube, name);
+    const deleted = performance.now();
+    await kube.delete(ResourceTypes.Pod, { namespace, name });
+    await waitFor(
+      async () => {
+        const current = await pod(kube, name);
+        return current?.metadata?.uid !== before?.metadata?.uid && isReady(current);
+      },
+      { timeoutMs: 120_000, intervalMs: 50, message: `${name} back and Ready` },
+    );
+    times.push((performance.now() - deleted) / 1000);
+  }
+  return times;
+}
+
+async function pod(kube: KubeClient, name: string): Promise<Pod | undefined> {
+  return kube.get<Pod>(ResourceTypes.Pod, { namespace, name });
+}
+
+function isReady(current: Pod | undefined): boolean {
+  return current?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function seconds(since: number): string {
+  return ((performance.now() - since) / 1000).toFixed(1);
+}

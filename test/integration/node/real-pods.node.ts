@@ -1,0 +1,237 @@
+// What only a real node shows: the installer in a container of the app image on a real volume, the app container
+// importing what it installed, the fast path on restart and scale-up, recovery from a kill -9 mid-install, the
+// read-only mount, an image without pip, and the installer's log through `kubectl logs`. Run by run-tests.ts only
+// when the run has a real node (the file name keeps it out of the simulator's selection).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import { ResourceTypes } from '../../../src/runtime/kube/resources.ts';
+import { mainContainerName } from '../../../src/model/stateful-set.ts';
+import { binDirEnv } from '../../support/controlplane.ts';
+import { appImageWithoutPip } from '../../support/images.ts';
+import { connectCluster, installKasprAppCrd, waitFor, type Cluster } from '../../support/integration.ts';
+import { createApp, getApp, kasprApp, readyReplicas, setSpec, waitForPackages } from '../../support/kasprapps.ts';
+import { startScenario } from '../../support/scenario.ts';
+
+const cluster = await connectCluster();
+assert.equal(cluster.pods, 'node', 'this file runs only on a real node (test/support/run-tests.ts)');
+await installKasprAppCrd(cluster.client);
+
+const installContainer = 'install-packages';
+
+test('the app container imports exactly what the init container installed, and the new version after a change', async (t) => {
+  const { ns, client, packages, index } = await startScenario(t, cluster);
+  await createApp(
+    client,
+    kasprApp(ns.name, 'imports', { replicas: 2, pythonPackages: packages(['kaspr-demo-a==1.0']) }),
+  );
+  const first = await waitForPackages(client, ns.name, 'imports', (s) => s.state === 'Ready', 'v1 Ready');
+  await waitForReplicas(cluster, ns.name, 'imports', 2);
+  for (const pod of ['imports-app-0', 'imports-app-1']) {
+    assert.deepEqual(await importedBy(cluster, ns.name, pod), ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
+  }
+  // One pip run for both pods: the second pod found the install on the shared claim.
+  assert.equal(index.pageRequests('kaspr-demo-a'), 1);
+
+  const app = (await getApp(client, ns.name, 'imports'))!;
+  await setSpec(client, ns.name, 'imports', { ...app.spec, pythonPackages: packages(['kaspr-demo-a==2.0']) });
+  const second = await waitForPackages(
+    client,
+    ns.name,
+    'imports',
+    (s) => s.state === 'Ready' && s.hash !== first.hash,
+    'v2 Ready',
+  );
+  await waitFor(async () => (await podsOnHash(cluster, ns.name, second.hash ?? '')).length === 2, {
+    timeoutMs: 120_000,
+    message: 'both pods rolled to the new spec',
+  });
+  await waitForReplicas(cluster, ns.name, 'imports', 2);
+  for (const pod of ['imports-app-0', 'imports-app-1']) {
+    assert.deepEqual(await importedBy(cluster, ns.name, pod), ['kaspr-demo-a==2.0', 'kaspr-demo-b==2.0']);
+  }
+  // Each revision has its own directory: the old one is still there for a rollback.
+  const claim = await ns.claimDirectory('imports-app-python-packages');
+  assert.deepEqual(readdirSync(join(claim, 'envs')).sort(), [first.hash, second.hash].sort());
+});
+
+test('a pod restart and a scale-up take the fast path: no pip run, the result comes from the cache', async (t) => {
+  const { ns, client, packages, index } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'fast', { replicas: 1, pythonPackages: packages(['kaspr-demo-c==1.0']) }));
+  await waitForPackages(client, ns.name, 'fast', (s) => s.state === 'Ready', 'Ready');
+  await waitForReplicas(cluster, ns.name, 'fast', 1);
+  const pipRuns = index.pageRequests('kaspr-demo-c');
+  assert.equal(pipRuns, 1);
+
+  const before = await client.get<Pod>(ResourceTypes.Pod, { namespace: ns.name, name: 'fast-app-0' });
+  await client.delete(ResourceTypes.Pod, { namespace: ns.name, name: 'fast-app-0' });
+  await waitFor(
+    async () => {
+      const pod = await client.get<Pod>(ResourceTypes.Pod, { namespace: ns.name, name: 'fast-app-0' });
+      return pod?.metadata?.uid !== before?.metadata?.uid && isReady(pod) ? pod : undefined;
+    },
+    { timeoutMs: 60_000, message: 'fast-app-0 recreated and ready' },
+  );
+  assert.equal(installSource(await podOf(cluster, ns.name, 'fast-app-0')), 'cache');
+
+  const app = (await getApp(client, ns.name, 'fast'))!;
+  await setSpec(client, ns.name, 'fast', { ...app.spec, replicas: 2 });
+  await waitForReplicas(cluster, ns.name, 'fast', 2);
+  assert.equal(installSource(await podOf(cluster, ns.name, 'fast-app-1')), 'cache');
+  assert.equal(index.pageRequests('kaspr-demo-c'), pipRuns, 'no pip run after the first install');
+  assert.deepEqual(await importedBy(cluster, ns.name, 'fast-app-1'), ['kaspr-demo-c==1.0']);
+});
+
+test('kill -9 of the installer mid-install: the init container restarts and the install completes', async (t) => {
+  // A slow index keeps pip busy long enough to be killed while it downloads.
+  const { ns, client, packages } = await startScenario(t, cluster, { index: { delayMs: 3_000 } });
+  await createApp(client, kasprApp(ns.name, 'killed', { pythonPackages: packages(['kaspr-demo-a==1.0']) }));
+  const installer = await waitFor(() => installerProcess('killed-app-0'), {
+    timeoutMs: 60_000,
+    message: 'the installer running in the init container',
+  });
+  process.kill(installer, 'SIGKILL');
+
+  const status = await waitForPackages(client, ns.name, 'killed', (s) => s.state === 'Ready', 'Ready after the kill');
+  assert.deepEqual(status.installed, ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
+  const pod = await podOf(cluster, ns.name, 'killed-app-0');
+  const init = pod.status?.initContainerStatuses?.find((c) => c.name === installContainer);
+  assert.ok((init?.restartCount ?? 0) >= 1, `the killed init container was restarted: ${JSON.stringify(init)}`);
+  // What the killed run left (its staging directory) is gone; only the finished install is there.
+  const claim = await ns.claimDirectory('killed-app-python-packages');
+  assert.deepEqual(readdirSync(join(claim, 'envs')), [status.hash]);
+  assert.deepEqual(readdirSync(join(claim, '.staging')), []);
+  assert.deepEqual(await importedBy(cluster, ns.name, 'killed-app-0'), ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
+});
+
+test('the app container cannot write the packages volume', async (t) => {
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'ro', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
+  const status = await waitForPackages(client, ns.name, 'ro', (s) => s.state === 'Ready', 'Ready');
+  await waitForReplicas(cluster, ns.name, 'ro', 1);
+  const write = kubectl(cluster, [
+    'exec',
+    '-n',
+    ns.name,
+    'ro-app-0',
+    '-c',
+    mainContainerName,
+    '--',
+    'python3',
+    '-c',
+    'import sys; open(sys.argv[1], "w")',
+    `/packages/envs/${status.hash ?? ''}/planted.py`,
+  ]);
+  await assert.rejects(write, (error: { stderr?: string }) => {
+    assert.match(error.stderr ?? '', /Read-only file system/);
+    return true;
+  });
+});
+
+test('an image without pip fails with its own error type, and says why', async (t) => {
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(
+    client,
+    kasprApp(ns.name, 'nopip', { image: appImageWithoutPip, pythonPackages: packages(['kaspr-demo-c==1.0']) }),
+  );
+  const failed = await waitForPackages(client, ns.name, 'nopip', (s) => s.state === 'Failed', 'Failed');
+  assert.equal(failed.errorType, 'pip_unavailable');
+  assert.match(failed.error ?? '', /has no pip module/);
+});
+
+test("the installer's log is readable with kubectl logs -c install-packages", async (t) => {
+  const { ns, client, packages } = await startScenario(t, cluster);
+  await createApp(client, kasprApp(ns.name, 'logs', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
+  await waitForPackages(client, ns.name, 'logs', (s) => s.state === 'Ready', 'Ready');
+  const log = await kubectl(cluster, ['logs', '-n', ns.name, 'logs-app-0', '-c', installContainer]);
+  assert.match(
+    log,
+    /^kasprop: installing 1 requirement\(s\) for [0-9a-f]{16} from http:\/\/10\.244\.0\.1:\d+\/simple\/$/m,
+  );
+  assert.match(log, /^ {2}\| Successfully installed kaspr-demo-c-1\.0$/m);
+  assert.match(log, /^kasprop: installed 1 distribution\(s\) in [\d.]+s: kaspr-demo-c==1\.0$/m);
+});
+
+// ---- helpers -------------------------------------------------------------------------------------------------------
+
+async function kubectl(target: Cluster, args: string[]): Promise<string> {
+  const binDir = process.env[binDirEnv];
+  if (binDir === undefined) throw new Error(`${binDirEnv} is not set (run through run-tests.ts)`);
+  const { stdout } = await promisify(execFile)(
+    join(binDir, 'kubectl'),
+    ['--kubeconfig', target.kubeconfigPath, ...args],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return stdout;
+}
+
+/** The distributions the app container reported importing (the stand-in image's log), sorted. */
+async function importedBy(target: Cluster, namespace: string, pod: string): Promise<string[]> {
+  return waitFor(
+    async () => {
+      const log = await kubectl(target, ['logs', '-n', namespace, pod, '-c', mainContainerName]);
+      if (!/distribution\(s\) imported/.test(log)) return undefined;
+      return [...log.matchAll(/imported (\S+==\S+) from/g)].map((m) => m[1] ?? '').sort();
+    },
+    { timeoutMs: 30_000, message: `the import report of ${namespace}/${pod}` },
+  );
+}
+
+async function podOf(target: Cluster, namespace: string, name: string): Promise<Pod> {
+  const pod = await target.client.get<Pod>(ResourceTypes.Pod, { namespace, name });
+  if (pod === undefined) throw new Error(`no pod ${namespace}/${name}`);
+  return pod;
+}
+
+async function podsOnHash(target: Cluster, namespace: string, hash: string): Promise<Pod[]> {
+  const pods = await target.client.list<Pod & { metadata: NonNullable<Pod['metadata']> }>(ResourceTypes.Pod, {
+    namespace,
+  });
+  return pods.items.filter((p) => p.metadata.annotations?.['kaspr.io/python-packages-hash'] === hash && isReady(p));
+}
+
+async function waitForReplicas(target: Cluster, namespace: string, app: string, count: number): Promise<void> {
+  await waitFor(async () => (await readyReplicas(target.client, namespace, app)) === count, {
+    timeoutMs: 120_000,
+    message: `${count} ready replicas of ${namespace}/${app}`,
+  });
+}
+
+function isReady(pod: Pod | undefined): boolean {
+  return pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+/** `installed` or `cache`, from the init container's termination message as the kubelet reported it. */
+function installSource(pod: Pod): string | undefined {
+  const message = pod.status?.initContainerStatuses?.find((c) => c.name === installContainer)?.state?.terminated
+    ?.message;
+  return message === undefined ? undefined : (JSON.parse(message) as { source?: string }).source;
+}
+
+/**
+ * The pid (as this machine sees it) of the installer program running in a pod, once pip runs below it: the python3
+ * whose environment has the installer's contract and the pod's host name.
+ */
+function installerProcess(pod: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const [command, flag] = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (command !== 'python3' || flag !== '-c') continue;
+      const environment = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
+      if (!environment.includes(`HOSTNAME=${pod}`) || !environment.some((e) => e.startsWith('KASPR_PACKAGES_HASH='))) {
+        continue;
+      }
+      if (readFileSync(`/proc/${name}/task/${name}/children`, 'utf8').trim() !== '') return Number(name);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return undefined;
+}
