@@ -15,7 +15,7 @@ import type { FieldError } from './field-error.ts';
 import { kasprAppSchema } from './crd.ts';
 import { parseRequirement, type Requirement } from '../packages/requirement.ts';
 import { checkTrustedHost, checkUrl } from '../packages/url.ts';
-import { INSTALLER_ENV_PREFIX } from '../packages/installer-contract.ts';
+import { INSTALLER_ENV_PREFIX, MAX_INSTALLER_ENV_VALUE_BYTES } from '../packages/installer-contract.ts';
 
 export type Validation =
   | { readonly ok: true; readonly app: KasprApp; readonly warnings: readonly FieldError[] }
@@ -131,16 +131,19 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   const at = (...rest: (string | number)[]): (string | number)[] => ['spec', 'pythonPackages', ...rest];
   const spec = packages as Partial<PythonPackagesSpec>;
 
-  if (Array.isArray(spec.packages)) {
+  // Over maxItems the schema check has said so; thousands of per-entry errors (duplicates) would bury that.
+  if (Array.isArray(spec.packages) && spec.packages.length <= maxPackages) {
     const seen = new Map<string, { index: number; requirement: Requirement }>();
+    let canonicalBytes = 0;
     spec.packages.forEach((line, index) => {
       if (typeof line !== 'string' || line === '') return; // the schema reported it
       const parsed = parseRequirement(line);
       if (!parsed.ok) {
-        error(at('packages', index), `invalid requirement ${JSON.stringify(line)}: ${parsed.reason}`);
+        error(at('packages', index), printable(`invalid requirement ${JSON.stringify(line)}: ${parsed.reason}`));
         return;
       }
       const { requirement } = parsed;
+      canonicalBytes += Buffer.byteLength(requirement.canonical) + 1;
       const earlier = seen.get(requirement.project);
       // Two entries for one project are a mistake unless each applies to a different environment (markers).
       const markersSplit =
@@ -157,27 +160,107 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
         seen.set(requirement.project, { index, requirement });
       }
     });
+    checkEnvValueSize(canonicalBytes, at('packages'), 'the requirements', error);
   }
 
   if (typeof spec.indexUrl === 'string') {
     const problem = checkUrl(spec.indexUrl, 'index');
     if (problem !== undefined) error(at('indexUrl'), `URL ${problem}`);
   }
+  if (typeof spec.indexUrl === 'string') checkEnvValueSize(spec.indexUrl.length, at('indexUrl'), 'the URL', error);
   spec.extraIndexUrls?.forEach((url, index) => {
     if (typeof url !== 'string') return;
     const problem = checkUrl(url, 'index');
     if (problem !== undefined) error(at('extraIndexUrls', index), `URL ${problem}`);
+    // pip sends the credentials to every URL of indexUrl's scheme, host and port once it has used them there.
+    else if (spec.credentials !== undefined && typeof spec.indexUrl === 'string' && sameOrigin(url, spec.indexUrl)) {
+      error(
+        at('extraIndexUrls', index),
+        "is on indexUrl's scheme, host and port, so pip would send it indexUrl's credentials; " +
+          'use one index that serves both, or an extra index on another host or port',
+      );
+    }
   });
+  if (Array.isArray(spec.extraIndexUrls)) {
+    checkEnvValueSize(joinedBytes(spec.extraIndexUrls), at('extraIndexUrls'), 'the URLs', error);
+  }
   spec.trustedHosts?.forEach((host, index) => {
     if (typeof host !== 'string') return;
     const problem = checkTrustedHost(host);
     if (problem !== undefined) error(at('trustedHosts', index), problem);
   });
+  if (Array.isArray(spec.trustedHosts)) {
+    checkEnvValueSize(joinedBytes(spec.trustedHosts), at('trustedHosts'), 'the hosts', error);
+  }
   if (spec.credentials !== undefined && spec.indexUrl === undefined) {
     error(at('credentials'), 'requires indexUrl: the credentials are only ever sent to indexUrl');
   }
+  if (isRecord(spec.credentials) && isRecord(spec.credentials.secretRef)) {
+    checkSecretRef(spec.credentials.secretRef, at('credentials', 'secretRef'), error);
+  }
   if (isRecord(spec.cache)) checkPositiveQuantity(spec.cache.size, at('cache', 'size'), error);
   checkRequestsWithinLimits(spec.resources, at('resources'), error);
+}
+
+const maxPackages = kasprAppSchema.properties?.spec?.properties?.pythonPackages?.properties?.packages?.maxItems ?? 256;
+
+/**
+ * Escapes what a terminal would not show as itself (C0/C1 controls, format characters, line and paragraph separators,
+ * unusual spaces), so that a message quoting an input shows where the invisible character is.
+ */
+function printable(text: string): string {
+  return text.replace(
+    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u00a0\u2000-\u200a\u202f\u205f\u3000]/gu,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+// Kubernetes' rules for a Secret's name (DNS subdomain) and its keys; the apiserver would otherwise refuse the
+// StatefulSet that references them, long after validation said yes.
+const secretNamePattern = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+const secretKeyPattern = /^[-._a-zA-Z0-9]+$/;
+const maxSecretNameLength = 253;
+
+function checkSecretRef(ref: Record<string, unknown>, segments: (string | number)[], error: Report): void {
+  const { name, usernameKey, passwordKey } = ref;
+  if (typeof name === 'string' && name !== '' && (name.length > maxSecretNameLength || !secretNamePattern.test(name))) {
+    error(
+      [...segments, 'name'],
+      `must be a Secret name: at most ${String(maxSecretNameLength)} lower-case letters, digits, '-' and '.'`,
+    );
+  }
+  for (const [field, key] of [
+    ['usernameKey', usernameKey],
+    ['passwordKey', passwordKey],
+  ] as const) {
+    if (typeof key !== 'string' || key === '') continue; // absent (default) or reported by the schema
+    if (key.length > maxSecretNameLength || !secretKeyPattern.test(key) || key === '.' || key === '..') {
+      error([...segments, field], "must be a Secret key: letters, digits, '-', '_' and '.' (not '.' or '..')");
+    }
+  }
+}
+
+/** Linux refuses to start a process with one environment variable over 128 KiB (E2BIG): the pod would never start. */
+function checkEnvValueSize(bytes: number, segments: (string | number)[], what: string, error: Report): void {
+  if (bytes > MAX_INSTALLER_ENV_VALUE_BYTES) {
+    error(
+      segments,
+      `${what} take ${String(bytes)} bytes, more than the ${String(MAX_INSTALLER_ENV_VALUE_BYTES)} that fit in ` +
+        "the installer's environment variable",
+    );
+  }
+}
+
+const joinedBytes = (values: readonly unknown[]): number =>
+  values.reduce<number>((sum, value) => sum + (typeof value === 'string' ? Buffer.byteLength(value) + 1 : 0), 0);
+
+/** Same scheme, host and port (default ports filled in), as pip's credential cache keys them. */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 function checkPositiveQuantity(value: unknown, segments: (string | number)[], error: Report): void {

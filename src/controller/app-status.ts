@@ -5,6 +5,7 @@ import type { KasprApp, KasprAppStatus, PythonPackagesStatus } from '../api/type
 import type { FieldError } from '../api/field-error.ts';
 import { formatFieldError } from '../api/field-error.ts';
 import { packagesIgnoredWarning, type AppModel } from '../model/app-model.ts';
+import { summarize, VALIDATE_HINT } from './message-limits.ts';
 import { ConditionTypes, removeCondition, setCondition, type ConditionUpdate } from './conditions.ts';
 import type { InstallObservation } from './install-observation.ts';
 import { installedCount, packagesStatus, type CacheMode } from './packages-status.ts';
@@ -91,7 +92,7 @@ export function invalidStatus(input: StatusInput & { readonly errors: readonly F
       type: ConditionTypes.ready,
       status: 'False',
       reason: 'InvalidSpec',
-      message: input.errors.map(formatFieldError).join('; '),
+      message: summarize(input.errors.map(formatFieldError), VALIDATE_HINT),
     },
     input.now,
     generation,

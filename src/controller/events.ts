@@ -1,6 +1,7 @@
 // Events on the KasprApp, derived from status transitions rather than from reconciles: a reconcile may run a
 // hundred times for one install, a transition happens once (and survives operator restarts, being in the status).
 import type { KasprAppStatus } from '../api/types.ts';
+import { summarize, VALIDATE_HINT } from './message-limits.ts';
 import { installedCount } from './packages-status.ts';
 import { isFallbackWarning } from './packages-volume.ts';
 
@@ -64,11 +65,11 @@ export function specWarningEvents(
   warnings: readonly string[],
 ): AppEvent[] {
   if (warnings.length === 0 || previous?.observedGeneration === generation) return [];
-  return [{ type: 'Warning', reason: 'SpecWarnings', message: warnings.join('; ') }];
+  return [{ type: 'Warning', reason: 'SpecWarnings', message: summarize(warnings, VALIDATE_HINT) }];
 }
 
 export function invalidSpecEvent(messages: readonly string[]): AppEvent {
-  return { type: 'Warning', reason: 'InvalidSpec', message: messages.join('; ') };
+  return { type: 'Warning', reason: 'InvalidSpec', message: summarize(messages, VALIDATE_HINT) };
 }
 
 /** When the cache falls back to per-pod emptyDir (its claim cannot be provisioned), and when it comes back. */

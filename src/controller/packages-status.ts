@@ -3,6 +3,7 @@
 import type { PythonPackagesStatus } from '../api/types.ts';
 import type { InstallResult } from '../packages/installer-contract.ts';
 import type { InstallObservation } from './install-observation.ts';
+import { capList, capText, MAX_ERROR_CHARS } from './message-limits.ts';
 
 /** `shared`: one claim for all pods; `emptyDir`: each pod installs into its own volume. */
 export type CacheMode = 'shared' | 'emptyDir';
@@ -35,13 +36,13 @@ export function packagesStatus(input: PackagesStatusInput): PythonPackagesStatus
   if (isReady) {
     const install = newestInstall(ready.map((o) => o.result));
     if (install === undefined && previousReady !== undefined) {
-      return { ...previousReady, ...base, warnings: [...input.warnings] };
+      return { ...previousReady, ...base, warnings: capList(input.warnings) };
     }
     return install === undefined ? installing(base, input.warnings) : readyStatus(base, install, input.warnings);
   }
   const failure = failures[0];
   if (failure !== undefined)
-    return { ...base, state: 'Failed', installed: [], ...failure, warnings: [...input.warnings] };
+    return { ...base, state: 'Failed', installed: [], ...failure, warnings: capList(input.warnings) };
   return installing(base, input.warnings);
 }
 
@@ -59,7 +60,7 @@ function failureOf(observation: InstallObservation): FailureFields[] {
     return [
       {
         errorType: result.errorType ?? 'unknown',
-        error: result.error ?? 'the install failed',
+        error: capText(result.error ?? 'the install failed', MAX_ERROR_CHARS),
         installedBy: result.installedBy,
         lastInstallTime: result.installTime,
         installDuration: formatDuration(result.durationSeconds),
@@ -70,7 +71,7 @@ function failureOf(observation: InstallObservation): FailureFields[] {
 }
 
 function installing(base: { hash: string; cacheMode: CacheMode }, warnings: readonly string[]): PythonPackagesStatus {
-  return { ...base, state: 'Installing', installed: [], warnings: [...warnings] };
+  return { ...base, state: 'Installing', installed: [], warnings: capList(warnings) };
 }
 
 function readyStatus(
@@ -92,7 +93,7 @@ function readyStatus(
     lastInstallTime: result.installTime,
     installDuration: formatDuration(result.durationSeconds),
     installedBy: result.installedBy,
-    warnings: [...warnings, ...result.warnings, ...truncated],
+    warnings: capList([...warnings, ...result.warnings, ...truncated]),
   };
 }
 

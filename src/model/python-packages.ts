@@ -8,6 +8,7 @@ import {
   INSTALLER_ENV,
   INSTALLER_ENV_PREFIX,
   hashDirectory,
+  hashSubPath,
 } from '../packages/installer-contract.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../packages/installer-source.generated.ts';
 import type { AppModel, PackagesPlan } from './app-model.ts';
@@ -113,8 +114,10 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
 }
 
 /**
- * The main container sees the packages read-only, and imports them from the current hash directory, ahead of
- * whatever PYTHONPATH the template gives as a plain value (a template PYTHONPATH would otherwise replace it).
+ * The main container sees only its own install, read-only: the volume's `envs/<hash>` mounted (subPath) where
+ * PYTHONPATH names it, ahead of whatever PYTHONPATH the template gives as a plain value (a template PYTHONPATH would
+ * otherwise replace it). The pip cache, markers, results, pod records and lock stay the installer's business: the app
+ * (and whatever it imports) can read none of them.
  */
 export function mainContainerPackages(
   plan: PackagesPlan,
@@ -123,6 +126,11 @@ export function mainContainerPackages(
   const packages = hashDirectory(DEFAULT_PACKAGES_MOUNT_PATH, plan.hash);
   return {
     env: [{ name: 'PYTHONPATH', value: templatePythonPath ? `${packages}:${templatePythonPath}` : packages }],
-    volumeMount: { name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH, readOnly: true },
+    volumeMount: {
+      name: packagesVolumeName,
+      mountPath: packages,
+      subPath: hashSubPath(plan.hash),
+      readOnly: true,
+    },
   };
 }

@@ -78,7 +78,12 @@ export const PACKAGES_HASH_PATTERN = /^[0-9a-f]{8,64}$/;
 
 /** The installed packages of one spec (pip `--target`); the main container's `PYTHONPATH` names it. */
 export function hashDirectory(mountPath: string, hash: string): string {
-  return posix.join(mountPath, 'envs', hash);
+  return posix.join(mountPath, hashSubPath(hash));
+}
+
+/** {@link hashDirectory} relative to the volume: the only part of it the main container mounts. */
+export function hashSubPath(hash: string): string {
+  return posix.join('envs', hash);
 }
 
 /** JSON record of a finished install, written last and atomically: the one thing that means "installed". */
@@ -107,13 +112,34 @@ export function stagingRoot(mountPath: string): string {
   return posix.join(mountPath, '.staging');
 }
 
-/** pip's download and wheel cache, kept so a changed spec reuses what was fetched; pruned to a bounded size. */
+/**
+ * pip's download and wheel cache, kept so a changed spec reuses what was fetched; pruned to a bounded size. Not used
+ * when credentials are set: pip's HTTP cache would store the Authorization header of an index answering with
+ * `Vary: Authorization`.
+ */
 export function pipCacheDirectory(mountPath: string): string {
   return posix.join(mountPath, '.pip-cache');
 }
 
+/**
+ * One file per pod, named after the pod, holding the hash it last started with; every init container run writes its
+ * own (the bootstrap's fast path included, best effort). Garbage collection keeps every hash a record names, so a pod
+ * of an older revision that still runs keeps its install however many newer ones exist. A StatefulSet has one pod per
+ * name, so a record is current while its pod runs; the record of a pod scaled away keeps one install until a pod of
+ * that name starts again.
+ */
+export function podRecordsDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.pods');
+}
+
 /** Hash directories kept besides the current one, for pods of the previous revisions during a rollout or rollback. */
 export const PREVIOUS_HASHES_KEPT = 2;
+
+/**
+ * The most one installer environment variable may carry (requirements, extra index URLs, ...). Linux refuses to
+ * exec a process with a single argument or environment string over 128 KiB (MAX_ARG_STRLEN); this leaves room.
+ */
+export const MAX_INSTALLER_ENV_VALUE_BYTES = 64 * 1024;
 
 /** Kubernetes truncates termination messages to 4096 bytes; the installer keeps the whole document below that. */
 export const MAX_RESULT_BYTES = 4096;

@@ -3,7 +3,7 @@
 // reason, never passed on. Accepted forms:
 //   name[extras] <specifiers> ; <marker>
 //   name[extras] @ <http(s) or VCS URL> ; <marker>
-//   <VCS URL>#egg=name[&subdirectory=dir]          (pip's VCS form; the egg fragment names the project)
+//   <git+ URL>#egg=name[&subdirectory=dir]         (pip's VCS form; the egg fragment names the project)
 // The canonical form (normalized name and extras, sorted specifiers, normalized marker) is what pip receives
 // and what the spec hash covers, so spelling differences do not cause reinstalls.
 import { checkNoDollar } from './pip-expansion.ts';
@@ -78,6 +78,7 @@ export function parseRequirement(input: string): RequirementResult {
 class RequirementParser {
   readonly #text: string;
   #pos = 0;
+  #markerDepth = 0;
 
   constructor(input: string) {
     if (/[\r\n]/.test(input))
@@ -153,7 +154,7 @@ class RequirementParser {
   #parseBareUrl(): Requirement {
     const url = this.#parseUrl();
     if (!this.#atEnd()) throw this.#unexpected('the end of the requirement after the URL');
-    if (!/^(git|hg|svn|bzr)\+/i.test(url)) {
+    if (!/^git\+/i.test(url)) {
       throw new ParseError(`a direct URL needs a project name: write 'name @ ${url}'`);
     }
     const egg = /[#&]egg=([^&]*)/.exec(new URL(url).hash)?.[1];
@@ -246,16 +247,22 @@ class RequirementParser {
   #parseMarkerExpr(): string {
     this.#skipSpace();
     if (this.#peek() === '(') {
+      // pip's marker parser recurses per parenthesis and dies (RecursionError) from about 100 levels.
+      if (++this.#markerDepth > maxMarkerNesting) {
+        throw new ParseError(`the marker nests parentheses more than ${String(maxMarkerNesting)} deep`);
+      }
       this.#pos++;
       const inner = this.#parseMarkerOr();
       this.#skipSpace();
       if (this.#peek() !== ')') throw this.#unexpected("')' in the marker");
       this.#pos++;
+      this.#markerDepth--;
       return `(${inner})`;
     }
     const left = this.#parseMarkerValue();
     const operator = this.#parseMarkerOperator();
     const right = this.#parseMarkerValue();
+    checkMarkerComparison(left, operator, right);
     return `${left} ${operator} ${right}`;
   }
 
@@ -356,6 +363,30 @@ function checkVersion(operator: string, version: string): void {
   }
   if (operator === '~=' && !/^v?(?:[0-9]+!)?[0-9]+\.[0-9]+/i.test(version)) {
     fail("'~=' needs at least two release segments, e.g. ~=1.4");
+  }
+}
+
+const maxMarkerNesting = 10;
+// Marker variables whose values are PEP 440 versions: the only ones `~=` can compare.
+const versionMarkerVariables = new Set(['python_version', 'python_full_version', 'implementation_version']);
+
+/**
+ * pip evaluates `~=` and `===` only as version specifiers: `~=` against anything but a version raises
+ * UndefinedComparison during the install (and `===` with a string that is no specifier), so they are checked here.
+ */
+function checkMarkerComparison(left: string, operator: string, right: string): void {
+  if (operator !== '~=' && operator !== '===') return;
+  const quoted = (value: string): string | undefined => (value.startsWith('"') ? value.slice(1, -1) : undefined);
+  const [variable, text] = quoted(left) === undefined ? [left, quoted(right)] : [right, quoted(left)];
+  if (operator === '~=') {
+    if (!versionMarkerVariables.has(variable) || text === undefined) {
+      throw new ParseError(
+        `'~=' in a marker compares a version variable (${[...versionMarkerVariables].join(', ')}) with a quoted version`,
+      );
+    }
+    checkVersion(operator, text);
+  } else if (text === undefined || !versionPatterns.arbitrary.test(text)) {
+    throw new ParseError("'===' in a marker needs a quoted value of letters, digits and . _ + ! -");
   }
 }
 

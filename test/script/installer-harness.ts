@@ -76,6 +76,10 @@ export interface InstallerSettings {
   readonly extraEnv?: Readonly<Record<string, string>>;
   /** Interpreter to put first on PATH as `python3`; the machine's by default. */
   readonly python?: string;
+  /** Run the installer as this uid and gid (the sandbox must be theirs), as a pod with runAsUser does. */
+  readonly runAs?: number;
+  /** A command that execs the installer's `/bin/sh` (so its pid stays the installer's), e.g. to drop capabilities. */
+  readonly wrapper?: readonly string[];
 }
 
 export function installerEnv(sandbox: Sandbox, settings: InstallerSettings, terminationLog: string): NodeJS.ProcessEnv {
@@ -127,10 +131,19 @@ let runs = 0;
 export function startInstaller(sandbox: Sandbox, settings: InstallerSettings): InstallerProcess {
   runs += 1;
   const terminationLog = join(sandbox.root, `termination-log-${String(runs)}`);
-  const child = spawn('/bin/sh', ['-c', INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM], {
+  const command = [
+    ...(settings.wrapper ?? []),
+    '/bin/sh',
+    '-c',
+    INSTALLER_BOOTSTRAP,
+    'install-packages',
+    INSTALLER_PROGRAM,
+  ];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: sandbox.work,
     env: installerEnv(sandbox, settings, terminationLog),
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(settings.runAs !== undefined && { uid: settings.runAs, gid: settings.runAs }),
   });
   if (child.pid === undefined) throw new Error('the installer did not start');
   let stdout = '';

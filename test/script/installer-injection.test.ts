@@ -35,6 +35,18 @@ test('shell metacharacters and pip options in the inputs: nothing runs, each is 
     ['a hash that is a command', { hash: `$(${touch})`, requirements: ['kaspr-demo-a'] }, true],
     ['a hash that is a path', { hash: '../../../etc', requirements: ['kaspr-demo-a'] }, true],
     ['an index URL with a command', { requirements: ['kaspr-demo-a'], indexUrl: `${index.url} ; ${touch}` }, true],
+    // pip hands a VCS revision to `git checkout` / `hg update` as its own argument (review F1, CVE-2023-5752).
+    [
+      'a git revision that is an option',
+      { requirements: [`x @ git+http://${index.host}/x.git@--upload-pack=${canary}`] },
+      true,
+    ],
+    ['a Mercurial alias', { requirements: [`x @ hg+http://${index.host}/@--config=alias.update=!${touch}`] }, true],
+    [
+      'a subdirectory outside the checkout',
+      { requirements: [`git+http://${index.host}/x.git#egg=x&subdirectory=${canary}`] },
+      true,
+    ],
   ];
   for (const [what, settings, refusedBeforePip] of cases) {
     const requestsBefore = index.requests.length;

@@ -18,6 +18,7 @@ import {
   markerPath,
   MAX_RESULT_BYTES,
   pipCacheDirectory,
+  podRecordsDirectory,
   preparedResultPath,
   PREVIOUS_HASHES_KEPT,
   RESULT_FORMAT_VERSION,
@@ -68,7 +69,7 @@ OUTPUT = {
     "dir": DEFAULT_DIR, "terminationLog": DEFAULT_TERMINATION_LOG, "formatVersion": FORMAT_VERSION,
     "maxResultBytes": MAX_RESULT_BYTES, "previousKept": PREVIOUS_HASHES_KEPT, "errorTypes": error_types,
     "hashDir": layout.hash_dir, "marker": layout.marker, "result": layout.prepared_result, "lock": layout.lock,
-    "staging": layout.staging, "cache": layout.pip_cache,
+    "staging": layout.staging, "cache": layout.pip_cache, "pods": layout.pods,
 }
 `,
     { root, hash },
@@ -87,9 +88,12 @@ OUTPUT = {
     lock: lockPath(root),
     staging: stagingRoot(root),
     cache: pipCacheDirectory(root),
+    pods: podRecordsDirectory(root),
   });
   assert.match(INSTALLER_BOOTSTRAP, /"\$d\/\.installed-\$h"/, 'the bootstrap checks the marker of the contract');
   assert.match(INSTALLER_BOOTSTRAP, /"\$d\/\.result-\$h"/, 'the bootstrap reads the prepared result of the contract');
+  assert.match(INSTALLER_BOOTSTRAP, /"\$d\/envs\/\$h"/, 'the bootstrap checks the hash directory of the contract');
+  assert.match(INSTALLER_BOOTSTRAP, /"\$d\/\.pods\/\$p"/, 'the bootstrap writes the pod record of the contract');
 });
 
 test('the fast path needs no program from PATH: with the marker present it runs on shell builtins alone', async (t) => {

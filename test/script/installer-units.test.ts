@@ -234,7 +234,7 @@ OUTPUT = [attempt(dict(base, **change)) for change in INPUT]
 `,
     [
       {
-        KASPR_PACKAGES_INDEX_URL: 'https://old:stale@pkgs.example:8443/simple/',
+        KASPR_PACKAGES_INDEX_URL: 'https://pkgs.example:8443/simple/',
         KASPR_PACKAGES_EXTRA_INDEX_URLS: 'https://pypi.org/simple/\n\nhttps://mirror.example/simple/',
         KASPR_PACKAGES_TRUSTED_HOSTS: 'pkgs.example:8443\n[::1]:8080',
         KASPR_PACKAGES_INDEX_USERNAME: 'kaspr user',
@@ -242,7 +242,14 @@ OUTPUT = [attempt(dict(base, **change)) for change in INPUT]
         KASPR_PACKAGES_RETRIES: '2',
         KASPR_PACKAGES_TIMEOUT_SECONDS: '10',
       },
-      { KASPR_PACKAGES_INDEX_PASSWORD: 'secret' },
+      { KASPR_PACKAGES_INDEX_PASSWORD: 'secret-password' },
+      { KASPR_PACKAGES_INDEX_URL: 'https://old:stale@pkgs.example:8443/simple/' },
+      {
+        KASPR_PACKAGES_INDEX_URL: 'https://repo.example/private/simple/',
+        KASPR_PACKAGES_EXTRA_INDEX_URLS: 'https://repo.example:443/public/simple/',
+        KASPR_PACKAGES_INDEX_USERNAME: 'reader',
+        KASPR_PACKAGES_INDEX_PASSWORD: 'secret-password',
+      },
       { KASPR_PACKAGES_INDEX_URL: 'ftp://pkgs.example/simple/' },
       { KASPR_PACKAGES_INDEX_URL: 'https://pkgs.example/simple/ --trusted-host evil' },
       { KASPR_PACKAGES_EXTRA_INDEX_URLS: 'https://pkgs.example:notaport/simple/' },

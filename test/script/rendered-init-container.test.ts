@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
@@ -90,14 +90,32 @@ test('the rendered install-packages container installs, and the rendered PYTHONP
   assert.equal(second.source, 'cache');
   assert.equal(second.installedBy, 'demo-app-0');
 
+  // The main container's view, as the kubelet builds it from its volumeMounts (subPath included): its own install, and
+  // nothing else of the volume (no pip cache, markers, results, pod records or lock).
+  const mainMounts = main.volumeMounts!.filter((m) => m.name === 'python-packages');
+  assert.equal(mainMounts.length, 1);
+  const mainMount = mainMounts[0]!;
+  assert.equal(mainMount.readOnly, true);
+  const visible = join(sandbox.volume, mainMount.subPath ?? '');
+  const entries = readdirSync(visible);
+  assert.ok(
+    ['kaspr_demo_a', 'kaspr_demo_b', 'kaspr_demo_c'].every((name) => entries.includes(name)),
+    String(entries),
+  );
+  assert.ok(
+    !entries.some((name) => name.startsWith('.')),
+    `no volume bookkeeping in the app's view: ${String(entries)}`,
+  );
   const pythonPath = main.env!.find((e) => e.name === 'PYTHONPATH')!.value!;
+  assert.equal(pythonPath, mainMount.mountPath, 'PYTHONPATH names the mounted install');
+  const mapMain = (value: string): string => (value === mainMount.mountPath ? visible : value);
   const imported = await run(
     PYTHON,
     [
       '-c',
       'import kaspr_demo_a, kaspr_demo_b, kaspr_demo_c; print(kaspr_demo_a.__version__, kaspr_demo_b.__version__)',
     ],
-    { env: { PYTHONPATH: mapPath(pythonPath), PATH: '/usr/bin:/bin', HOME: sandbox.home } },
+    { env: { PYTHONPATH: mapMain(pythonPath), PATH: '/usr/bin:/bin', HOME: sandbox.home } },
   );
   assert.equal(imported.stdout.trim(), '2.0 2.0');
 });

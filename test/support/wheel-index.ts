@@ -25,7 +25,11 @@ export interface WheelIndexBehaviour {
 
 export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
   readonly projects?: readonly WheelProject[];
+  /** Distributions served besides the built wheels (e.g. a source distribution made by a test). */
+  readonly files?: readonly BuiltWheel[];
   readonly auth?: WheelIndexAuth;
+  /** A `Vary` header for every cacheable answer, e.g. `Authorization` (pip's HTTP cache then stores that header). */
+  readonly vary?: string;
   /**
    * The address pip reaches the index at, default 127.0.0.1. Any other address (a real node's pod gateway) makes
    * the index listen on every address of the run's private network namespace, where only the run's pods see it.
@@ -62,7 +66,7 @@ const loopback = '127.0.0.1';
 
 export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<WheelIndex> {
   const reachableAt = options.reachableAt ?? loopback;
-  const wheels = buildWheels(options.projects ?? DEMO_PROJECTS);
+  const wheels = [...buildWheels(options.projects ?? DEMO_PROJECTS), ...(options.files ?? [])];
   const byProject = new Map<string, BuiltWheel[]>();
   for (const wheel of wheels) byProject.set(wheel.project, [...(byProject.get(wheel.project) ?? []), wheel]);
   const byFilename = new Map(wheels.map((wheel) => [wheel.filename, wheel]));
@@ -121,6 +125,7 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
       res.statusCode = status;
       res.setHeader('Content-Type', type);
       if (cache !== undefined && status === 200) res.setHeader('Cache-Control', cache);
+      if (options.vary !== undefined && status === 200) res.setHeader('Vary', options.vary);
       res.end(request.method === 'HEAD' ? undefined : body);
     }
   };

@@ -318,17 +318,20 @@ describe('children with pythonPackages', () => {
     assert.deepEqual(init.volumeMounts?.at(-1), { name: 'ca', mountPath: '/etc/ssl/custom' });
   });
 
-  test('the main container mounts the packages read-only and imports them from the hash directory', () => {
+  test('the main container mounts only its own hash directory, read-only, and imports from it', () => {
     const a = app(packages);
     const main = mainContainer(children(a));
     const hash = resolveApp(a, defaultOperatorSettings).packages!.hash;
     assert.deepEqual(
-      main.volumeMounts?.find((m) => m.name === 'python-packages'),
-      {
-        name: 'python-packages',
-        mountPath: '/packages',
-        readOnly: true,
-      },
+      main.volumeMounts?.filter((m) => m.name === 'python-packages'),
+      [
+        {
+          name: 'python-packages',
+          mountPath: `/packages/envs/${hash}`,
+          subPath: `envs/${hash}`,
+          readOnly: true,
+        },
+      ],
     );
     assert.deepEqual(envValue(main, 'PYTHONPATH'), { name: 'PYTHONPATH', value: `/packages/envs/${hash}` });
   });

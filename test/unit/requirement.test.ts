@@ -65,6 +65,11 @@ const valid: [input: string, canonical: string][] = [
     'my-pkg @ git+https://github.com/org/mono.git@v2#egg=my_pkg&subdirectory=pkgs/mypkg',
   ],
   ['  requests==2.31.0  ', 'requests==2.31.0'],
+  [
+    `x; ${'('.repeat(10)}python_version >= "3"${')'.repeat(10)}`,
+    `x; ${'('.repeat(10)}python_version >= "3"${')'.repeat(10)}`,
+  ],
+  ['x; python_version ~= "3.8"', 'x; python_version ~= "3.8"'],
 ];
 
 // `$` is refused wherever it is, with its own reason rather than whichever grammar rule it breaks first.
@@ -128,12 +133,12 @@ const invalid: [input: string, reason: string][] = [
     'requests==2.0; ',
     'expected a marker variable (such as python_version or sys_platform) or a quoted string at position 15, found the end',
   ],
-  ['pkg @ file:///etc/passwd', "URL must use http, https or a VCS scheme such as git+https, not 'file'"],
+  ['pkg @ file:///etc/passwd', "URL must use http, https or git+ (git+https, git+http, git+ssh, git+git), not 'file'"],
+  ['pkg @ git+file:///tmp/repo', "URL scheme 'git+file' is not supported; use git+https, git+http, git+ssh or git+git"],
   [
-    'pkg @ git+file:///tmp/repo',
-    "URL scheme 'git+file' is not supported; use git+https (or hg+, svn+, bzr+ with https, http or ssh)",
+    'pkg @ ftp://host.example/x.whl',
+    "URL must use http, https or git+ (git+https, git+http, git+ssh, git+git), not 'ftp'",
   ],
-  ['pkg @ ftp://host.example/x.whl', "URL must use http, https or a VCS scheme such as git+https, not 'ftp'"],
   [
     'pkg @ https://user:pass@host.example/x.whl',
     'URL must not embed credentials; put them in a Secret and reference it with pythonPackages.credentials.secretRef',
@@ -154,6 +159,30 @@ const invalid: [input: string, reason: string][] = [
   ],
   ['git+https://github.com/org/repo.git#egg=$(id)', dollar],
   ['', 'is empty'],
+  [`x; ${'('.repeat(11)}python_version >= "3"${')'.repeat(11)}`, 'the marker nests parentheses more than 10 deep'],
+  [
+    'x; platform_release ~= "a"',
+    "'~=' in a marker compares a version variable (python_version, python_full_version, implementation_version) with a quoted version",
+  ],
+  ['x; python_version ~= "3"', "'~=3': '~=' needs at least two release segments, e.g. ~=1.4"],
+  ['x; python_version === "3 8"', "'===' in a marker needs a quoted value of letters, digits and . _ + ! -"],
+  [
+    'x @ git+https://host.example/x.git@--pathspec-from-file=/etc/passwd',
+    "URL revision '--pathspec-from-file=/etc/passwd' must not start with '-' (git reads it as an option)",
+  ],
+  [
+    'x @ hg+http://host.example/@--config=alias.update=!/tmp/pwn.sh',
+    "URL scheme 'hg+http' is not supported: of the VCS schemes only git+ is accepted (see the user guide)",
+  ],
+  ['x @ git+ssh://-oProxyCommand=id/x', "URL host '-oProxyCommand=id' must not start with '-'"],
+  [
+    'git+https://host.example/x.git#egg=x&subdirectory=../../tmp',
+    "URL subdirectory '../../tmp' has a '..' segment: it must be a path inside the source",
+  ],
+  [
+    "kcase-gamma @ http://host.example/kcase_gamma-0.5-py3-none-any.whl;extra=='x'",
+    "URL must not contain ';': pip reads it as the start of a marker (write ' ; <marker>' after the URL, or %3B)",
+  ],
   [
     'kernel-tools; platform_release == "5.15 -generic"',
     'marker string "5.15 -generic" may contain only letters, digits, spaces and . _ - * + ! ~ : (and no - after a space)',

@@ -187,7 +187,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [
       [
         `${pp}.packages[0]`,
-        `invalid requirement "pkg @ file:///etc/passwd": URL must use http, https or a VCS scheme such as git+https, not 'file'`,
+        `invalid requirement "pkg @ file:///etc/passwd": URL must use http, https or git+ (git+https, git+http, git+ssh, git+git), not 'file'`,
       ],
     ],
   ],
@@ -270,7 +270,7 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
   [
     'index URL relative',
     (m) => (m.spec.pythonPackages.indexUrl = '/simple'),
-    [[`${pp}.indexUrl`, "URL '/simple' is not a valid absolute URL"]],
+    [[`${pp}.indexUrl`, "URL '/simple' is not an absolute URL of the form scheme://host/path"]],
   ],
   [
     'index URL with spaces',
@@ -448,6 +448,89 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     'unknown nested field',
     (m) => (m.spec.pythonPackages.cache = { sise: '1Gi' }),
     [[`${pp}.cache.sise`, "unknown field; did you mean 'size'?"]],
+  ],
+  [
+    'an invisible separator is shown escaped',
+    (m) => (m.spec.pythonPackages.packages = ['requests\u2028==1']),
+    [
+      [
+        `${pp}.packages[0]`,
+        `invalid requirement "requests\\u2028==1": expected extras '[...]', a version specifier, '@ <url>' or '; <marker>' at position 9, found '\\u2028==1'`,
+      ],
+    ],
+  ],
+  [
+    '10 000 identical requirements: the limit, not 9 999 duplicates',
+    (m) => (m.spec.pythonPackages.packages = Array.from({ length: 10_000 }, () => 'requests')),
+    [[`${pp}.packages`, 'must have at most 256 items']],
+  ],
+  [
+    'trusted hosts too large for one environment variable',
+    (m) =>
+      (m.spec.pythonPackages.trustedHosts = Array.from({ length: 2 }, (_, i) => `${'h'.repeat(40_000)}${String(i)}`)),
+    [
+      [
+        `${pp}.trustedHosts`,
+        "the hosts take 80004 bytes, more than the 65536 that fit in the installer's environment variable",
+      ],
+    ],
+  ],
+  [
+    'an empty index URL',
+    (m) => (m.spec.pythonPackages.indexUrl = ''),
+    [[`${pp}.indexUrl`, 'URL is empty (leave the field out for PyPI)']],
+  ],
+  [
+    'a Secret name and keys Kubernetes would refuse',
+    (m) => {
+      m.spec.pythonPackages.indexUrl = 'https://pypi.example.com/simple';
+      m.spec.pythonPackages.credentials = { secretRef: { name: '../../etc', usernameKey: 'a/b', passwordKey: '$(x)' } };
+    },
+    [
+      [
+        `${pp}.credentials.secretRef.name`,
+        "must be a Secret name: at most 253 lower-case letters, digits, '-' and '.'",
+      ],
+      [
+        `${pp}.credentials.secretRef.usernameKey`,
+        "must be a Secret key: letters, digits, '-', '_' and '.' (not '.' or '..')",
+      ],
+      [
+        `${pp}.credentials.secretRef.passwordKey`,
+        "must be a Secret key: letters, digits, '-', '_' and '.' (not '.' or '..')",
+      ],
+    ],
+  ],
+  [
+    'with credentials, an extra index on the same scheme, host and port as indexUrl',
+    (m) => {
+      m.spec.pythonPackages.indexUrl = 'https://repo.example.com/api/pypi/private/simple';
+      m.spec.pythonPackages.extraIndexUrls = [
+        'https://repo.example.com:443/api/pypi/public/simple',
+        'https://repo.example.com:8443/simple',
+      ];
+      m.spec.pythonPackages.credentials = { secretRef: { name: 'pypi' } };
+    },
+    [
+      [
+        `${pp}.extraIndexUrls[0]`,
+        "is on indexUrl's scheme, host and port, so pip would send it indexUrl's credentials; use one index that serves both, or an extra index on another host or port",
+      ],
+    ],
+  ],
+  [
+    'requirements too large for one environment variable',
+    (m) =>
+      (m.spec.pythonPackages.packages = Array.from(
+        { length: 70 },
+        (_, i) => `p${String(i)} @ https://files.example.com/${'a'.repeat(1950)}/p${String(i)}-1.0-py3-none-any.whl`,
+      )),
+    [
+      [
+        `${pp}.packages`,
+        "the requirements take 140540 bytes, more than the 65536 that fit in the installer's environment variable",
+      ],
+    ],
   ],
   [
     'pythonPackages not an object',

@@ -9,12 +9,14 @@ import errno
 import fcntl
 import importlib.util
 import json
+import math
 import os
 import platform
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -43,6 +45,11 @@ LOCK_REPORT_EVERY_SECONDS = 10.0
 MAX_ERROR_CHARS = 400
 MAX_WARNING_CHARS = 200
 MAX_WARNINGS = 10
+# Below this a password cannot be removed from pip's output without garbling it (and revealing it by the gaps).
+MIN_PASSWORD_CHARS = 8
+MAX_ITEM_CHARS = 200
+# A pod name is at most 253 characters.
+MAX_NAME_CHARS = 253
 
 # Only these may change between attempts; the others would fail the same way again.
 RETRYABLE = frozenset(["network", "timeout", "hash_mismatch", "unknown"])
@@ -52,7 +59,22 @@ MARKER_PREFIX = ".installed-"
 RESULT_PREFIX = ".result-"
 # An option token anywhere (`pkg --index-url x`): pip honours options inside requirements files.
 OPTION_TOKEN_RE = re.compile(r"(?:^|\s)-")
-TRUSTED_HOST_RE = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+TRUSTED_HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?")
+# The same URL rules as src/packages/url.ts (test/corpus/untrusted-inputs.json is the corpus both are tested on): the
+# URL is taken apart literally, because urlsplit and pip read `http:host/x` differently from a WHATWG parser.
+URL_CHARACTERS_RE = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!&'()*+,;=%]+")
+URL_SHAPE_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?")
+HOST_RE = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+USER_RE = re.compile(r"[A-Za-z0-9._~][A-Za-z0-9._~-]*")
+HOST_PORT_RE = re.compile(r"(.*?)(?::([0-9]*))?")
+SUBDIRECTORY_RE = re.compile(r"[#&]subdirectory=([^&]*)")
+# Only git: see url.ts for why hg, svn and bzr are refused.
+VCS_TRANSPORTS = frozenset(["https", "http", "ssh", "git"])
+# A requirement line that starts with a URL (pip's VCS form), and the URL of `name[extras] @ URL`.
+LEADING_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+NAMED_URL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*@\s*(\S+)")
+PROJECT_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+EGG_RE = re.compile(r"[#&]egg=([^&]*)")
 NUMBER_RE = re.compile(r"[0-9]{1,9}")
 USERINFO_RE = re.compile(r"(?<=://)[^/\s@]+@")
 LOG_TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+ ")
@@ -64,6 +86,8 @@ DIAGNOSTIC_RE = re.compile(
     r"ERROR|Error|error|Could not|Errno|timed out|Timeout|refused|denied|conflict|HASHES|[Hh]ash|from versions"
 )
 
+AUTHENTICATION_RE = re.compile(r"\b40[13] Client Error|\b40[13] Error|HTTP error 40[13]|\b401 Unauthorized|\b403 Forbidden")
+
 # Checked in this order: the first kind with a matching line wins. Transient kinds come before the "not found" and
 # "conflict" kinds, because an index that could not be read also makes pip report that nothing matched.
 FAILURE_PATTERNS = (
@@ -72,13 +96,12 @@ FAILURE_PATTERNS = (
     (
         "invalid_input",
         re.compile(
-            r"Invalid requirement|InvalidRequirement|Invalid marker|InvalidMarker|InvalidSpecifier|InvalidVersion"
+            r"Invalid requirement|InvalidRequirement|Invalid marker|InvalidMarker|InvalidSpecifier|InvalidVersion|"
+            # pip's marker evaluation crashing on an input (deep nesting, `~=` against a non-version): not transient.
+            r"RecursionError|UndefinedComparison|UndefinedEnvironmentName"
         ),
     ),
-    (
-        "authentication",
-        re.compile(r"\b40[13] Client Error|\b40[13] Error|HTTP error 40[13]|\b401 Unauthorized|\b403 Forbidden"),
-    ),
+    ("authentication", AUTHENTICATION_RE),
     ("timeout", re.compile(r"[Tt]imed out|ReadTimeoutError|ConnectTimeoutError")),
     (
         "network",
@@ -99,16 +122,26 @@ FAILURE_PATTERNS = (
     ("package_not_found", re.compile(r"No matching distribution found|\(from versions: none\)|\b404 Client Error")),
 )
 
+# prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, fd and ptrace of a non-dumpable process need CAP_SYS_PTRACE,
+# so code pip runs (an sdist's build backend, same uid) cannot read the credentials from the installer's environment
+# or from pip's memory. execve resets the flag, so the pip runner sets it again, before it reads its arguments.
+PR_SET_DUMPABLE = 4
+
 # pip's arguments go through stdin, so the index URL with the credentials is in no argv (/proc/<pid>/cmdline is
 # world-readable). Running pip's __main__ in-process is what `python -m pip` does.
 PIP_RUNNER = (
     "import json, os, runpy, sys\n"
+    "try:\n"
+    "    import ctypes\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(%d, 0, 0, 0, 0)\n"
+    "except (ImportError, OSError, AttributeError):\n"
+    "    pass\n"
     "args = json.loads(sys.stdin.readline())\n"
     "sys.stdin = open(os.devnull)\n"
     "os.dup2(sys.stdin.fileno(), 0)\n"
     "sys.argv = ['pip'] + args\n"
     "runpy.run_module('pip', run_name='__main__', alter_sys=True)\n"
-)
+) % PR_SET_DUMPABLE
 
 
 class Failure(Exception):
@@ -148,7 +181,8 @@ class Scrubber:
 
     def __init__(self, username: str, password: str) -> None:
         needles = set()
-        if password:
+        # A shorter password is refused before pip runs (check_credentials): scrubbing it would only garble messages.
+        if len(password) >= MIN_PASSWORD_CHARS:
             needles.update([password, quote(password, safe=""), quote(password), quote_plus(password)])
             needles.add(base64.b64encode((username + ":" + password).encode()).decode())
             encoded = quote(username, safe="") + ":" + quote(password, safe="")
@@ -174,17 +208,25 @@ class Config:
             for line in env.get("KASPR_PACKAGES_EXTRA_INDEX_URLS", "").split("\n")
             if line.strip()
         ]
-        self.trusted_hosts = []
-        for line in env.get("KASPR_PACKAGES_TRUSTED_HOSTS", "").split("\n"):
-            if line.strip() and not TRUSTED_HOST_RE.fullmatch(line.strip()):
-                raise Failure("invalid_input", "KASPR_PACKAGES_TRUSTED_HOSTS has an entry that is not host[:port]")
-            if line.strip():
-                self.trusted_hosts.append(line.strip())
+        self.trusted_hosts = [line.strip() for line in env.get("KASPR_PACKAGES_TRUSTED_HOSTS", "").split("\n")]
+        self.trusted_hosts = [host for host in self.trusted_hosts if host]
+        if not all(is_trusted_host(host) for host in self.trusted_hosts):
+            raise Failure("invalid_input", "KASPR_PACKAGES_TRUSTED_HOSTS has an entry that is not host[:port]")
         self.username = env.get("KASPR_PACKAGES_INDEX_USERNAME", "")
         self.password = env.get("KASPR_PACKAGES_INDEX_PASSWORD", "")
         self.has_credentials = bool(self.username or self.password)
         if self.has_credentials and not self.index_url:
             raise Failure("invalid_input", "index credentials are set without KASPR_PACKAGES_INDEX_URL")
+        if self.has_credentials:
+            check_credentials(self.username, self.password)
+            for url in self.extra_index_urls:
+                # pip's credential cache is keyed by host and port: such an extra index would get the credentials.
+                if origin(url) == origin(self.index_url):
+                    raise Failure(
+                        "invalid_input",
+                        "an extra index URL is on the index URL's scheme, host and port, so pip would send it the "
+                        "index credentials; use one index that serves both, or another host or port",
+                    )
         self.retries = number_setting(env, "KASPR_PACKAGES_RETRIES", DEFAULT_RETRIES, 0)
         self.timeout = number_setting(env, "KASPR_PACKAGES_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS, 1)
         default_deadline = self.retries_budget()
@@ -216,17 +258,99 @@ def requirement_lines(raw: str) -> list[str]:
     if not lines:
         raise Failure("invalid_input", "no requirements given (KASPR_PACKAGES_REQUIREMENTS is empty)")
     for line in lines:
-        if "$" in line:
-            reason = "contains '$' (pip expands environment variables in requirements files)"
-        elif OPTION_TOKEN_RE.search(line):
-            reason = "carries a pip option"
-        elif line.endswith("\\"):
-            reason = "ends in a line continuation"
-        else:
-            continue
-        shown = shorten(redact_userinfo(line), 80)
-        raise Failure("invalid_input", "requirement %r %s; refused before running pip" % (shown, reason))
+        reason = requirement_problem(line)
+        if reason is not None:
+            shown = shorten(redact_userinfo(line), 80)
+            raise Failure("invalid_input", "requirement %r %s; refused before running pip" % (shown, reason))
     return lines
+
+
+def requirement_problem(line: str) -> str | None:
+    """Why pip must not see this requirement line, or None. The operator's parser is stricter; this is the backstop."""
+    if "$" in line:
+        return "contains '$' (pip expands environment variables in requirements files)"
+    if OPTION_TOKEN_RE.search(line):
+        return "carries a pip option"
+    if line.endswith("\\"):
+        return "ends in a line continuation"
+    if LEADING_URL_RE.match(line):
+        url = line.split()[0]
+        # Only pip's VCS form may start with a URL; check_url says which VCS schemes are accepted.
+        if "+" not in url.partition(":")[0]:
+            return "is a URL without a project name (write 'name @ URL')"
+    else:
+        named = NAMED_URL_RE.match(line)
+        if named is None:
+            first = line.split()[0]
+            # pip installs a local directory or archive when a line looks like a path.
+            if "/" in first or "\\" in first or first.startswith((".", "~")) or ":" in first.split(";")[0]:
+                return "is a local path, not a requirement"
+            return None
+        url = named.group(1)
+    problem = check_url(url, "requirement")
+    return None if problem is None else "has a URL that " + problem
+
+
+def is_trusted_host(text: str) -> bool:
+    match = TRUSTED_HOST_RE.fullmatch(text)
+    return match is not None and (match.group(2) is None or 1 <= int(match.group(2)) <= 65535)
+
+
+def check_url(text: str, kind: str) -> str | None:
+    """Why the URL is not acceptable, or None; kind is "index" or "requirement". Mirrors checkUrl in url.ts."""
+    if "$" in text:
+        return "contains '$'"
+    if not URL_CHARACTERS_RE.fullmatch(text):
+        return "contains characters that are not allowed in a URL"
+    parts = URL_SHAPE_RE.fullmatch(text)
+    if parts is None:
+        return "is not of the form scheme://host/path"
+    scheme, authority, path, query, fragment = parts.groups()
+    scheme = scheme.lower()
+    vcs, _, transport = scheme.partition("+") if "+" in scheme else (None, "", scheme)
+    if vcs is None or kind == "index":
+        if scheme not in ("http", "https"):
+            return "does not use http or https"
+    elif vcs != "git" or transport not in VCS_TRANSPORTS:
+        return "uses an unsupported scheme %r (only git+https, git+http, git+ssh, git+git)" % scheme
+    problem = authority_problem(authority, vcs is not None and transport == "ssh")
+    if problem is not None:
+        return problem
+    if query is not None:
+        return "has a query ('?')"
+    if kind == "index":
+        return "has a fragment ('#')" if fragment is not None else None
+    if ";" in text:
+        return "contains ';' (pip would read a marker from it)"
+    if vcs is not None and "@" in path:
+        revision = path.rpartition("@")[2]
+        if not revision:
+            return "has an empty revision after '@'"
+        if revision.startswith("-"):
+            return "has a revision starting with '-'"
+    for value in SUBDIRECTORY_RE.findall(text):
+        if not value or value.startswith("/") or ".." in value.split("/") or "%" in value:
+            return "has a subdirectory that leaves the source (empty, absolute, '..' or '%%'): %r" % value
+    return None
+
+
+def authority_problem(authority: str, user_allowed: bool) -> str | None:
+    userinfo, at, host_port = authority.rpartition("@")
+    if at:
+        if not user_allowed or ":" in userinfo:
+            return "embeds credentials"
+        if not USER_RE.fullmatch(userinfo):
+            return "has a user name that is empty or starts with '-'"
+    host, port = HOST_PORT_RE.fullmatch(host_port).groups()
+    if not host:
+        return "names no host"
+    if host.startswith("-"):
+        return "has a host starting with '-'"
+    if not HOST_RE.fullmatch(host):
+        return "has an invalid host"
+    if port is not None and (not port or len(port) > 5 or not 1 <= int(port) <= 65535):
+        return "has a port out of range"
+    return None
 
 
 def checked_url(value: str, name: str) -> str:
@@ -234,14 +358,41 @@ def checked_url(value: str, name: str) -> str:
         return value
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise Failure("invalid_input", "%s contains whitespace or control characters" % name)
-    try:
-        parts = urlsplit(value)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:  # a malformed port
-        valid = False
-    if not valid:
-        raise Failure("invalid_input", "%s is not an http(s) URL with a host" % name)
+    problem = check_url(value, "index")
+    if problem is not None:
+        raise Failure("invalid_input", "%s %s" % (name, problem))
     return value
+
+
+def origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, "%s:%s" % ((parts.hostname or "").lower(), port)
+
+
+def check_credentials(username: str, password: str) -> None:
+    """Refuses credentials that would fail as a bare 401 or garble the output, with what to fix in the Secret."""
+    for what, value in (("username", username), ("password", password)):
+        if value != value.strip():
+            raise Failure(
+                "invalid_input",
+                "the index %s in the credentials Secret starts or ends with whitespace or a newline (as "
+                "`kubectl create secret --from-file` keeps a file's last newline); remove it from the Secret" % what,
+            )
+        if any(ord(ch) > 126 or ord(ch) < 32 for ch in value):
+            # pip sends basic auth Latin-1 encoded, most indexes expect UTF-8: the result is a bare 401.
+            raise Failure(
+                "invalid_input",
+                "the index %s in the credentials Secret has non-ASCII or control characters, which pip cannot "
+                "send as most indexes expect them; use an ASCII %s or token" % (what, what),
+            )
+    if 0 < len(password) < MIN_PASSWORD_CHARS:
+        raise Failure(
+            "invalid_input",
+            "the index password in the credentials Secret is shorter than %d characters: it could not be kept out "
+            "of the logs without garbling them; use a longer password or token" % MIN_PASSWORD_CHARS,
+        )
 
 
 def number_setting(env: dict[str, str], name: str, default: int, minimum: int) -> int:
@@ -270,6 +421,7 @@ class Layout:
         self.lock = os.path.join(root, ".lock")
         self.staging = os.path.join(root, ".staging")
         self.pip_cache = os.path.join(root, ".pip-cache")
+        self.pods = os.path.join(root, ".pods")
 
 
 def classify_pip_failure(lines: list[str], timed_out: bool) -> tuple[str, str]:
@@ -293,7 +445,8 @@ def classify_pip_failure(lines: list[str], timed_out: bool) -> tuple[str, str]:
 
 
 def clean_evidence(line: str) -> str:
-    return LEVEL_PREFIX_RE.sub("", line.strip())
+    # pip's debug log marks rich-rendered messages with "[present-rich]": an internal tag, not part of the message.
+    return LEVEL_PREFIX_RE.sub("", line.strip()).replace("[present-rich] ", "")
 
 
 def pip_warnings(lines: list[str]) -> list[str]:
@@ -344,8 +497,6 @@ def pip_arguments(cfg: Config, site: str, requirements_file: str, cache_dir: str
         "off",
         "--no-color",
         "--no-warn-script-location",
-        "--cache-dir",
-        cache_dir,
         # One request per file per attempt: pip's own retries (5 by default, with backoff) would multiply with ours
         # and make a dead index take minutes to report. Our attempts retry instead; the cache keeps what was fetched.
         "--retries",
@@ -355,6 +506,12 @@ def pip_arguments(cfg: Config, site: str, requirements_file: str, cache_dir: str
         "--log",
         "/proc/self/fd/%d" % log_fd,
     ]
+    if cfg.has_credentials:
+        # pip's HTTP cache stores the request headers an index names in `Vary`: with `Vary: Authorization` that is
+        # base64(user:password), in a file on the shared volume. So no pip cache at all with credentials.
+        args.append("--no-cache-dir")
+    else:
+        args += ["--cache-dir", cache_dir]
     if cfg.index_url:
         args += ["--index-url", cfg.pip_index_url()]
     for url in cfg.extra_index_urls:
@@ -449,6 +606,29 @@ def supervise(
     return True, False
 
 
+def normalized_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def missing_projects(requirements: list[str], installed: list[str]) -> list[str]:
+    """Projects requested without a marker that pip did not install: pip skips a line whose marker is false."""
+    present = set(normalized_name(item.partition("==")[0]) for item in installed)
+    missing = []
+    for line in requirements:
+        if LEADING_URL_RE.match(line):
+            egg = EGG_RE.search(line)
+            name = egg.group(1) if egg else ""
+            has_marker = re.search(r"\s;", line) is not None
+        else:
+            match = PROJECT_NAME_RE.match(line)
+            name = match.group(0) if match else ""
+            # After a URL only ` ;` starts a marker (a bare `;` is part of the URL: refused by requirement_problem).
+            has_marker = re.search(r"\s;", line) is not None if NAMED_URL_RE.match(line) else ";" in line
+        if name and not has_marker and normalized_name(name) not in present:
+            missing.append(normalized_name(name))
+    return missing
+
+
 def installed_distributions(site: str) -> list[str]:
     from importlib import metadata
 
@@ -513,15 +693,102 @@ def empty_directory(path: str) -> None:
         remove_path(os.path.join(path, name))
 
 
-def read_marker(layout: Layout) -> dict | None:
+# A marker is a few KiB; anything much larger was not written by an installer.
+MAX_MARKER_BYTES = 256 * 1024
+
+
+def read_small_file(path: str, limit: int) -> bytes | None:
+    """The content of a regular file of at most limit bytes, or None: never follows a symlink, never blocks on a FIFO."""
     try:
-        with open(layout.marker, encoding="utf-8") as handle:
-            marker = json.load(handle)
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
         return None
-    if isinstance(marker, dict) and marker.get("hash") == layout.hash and isinstance(marker.get("installed"), list):
-        return marker
-    return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return os.read(fd, limit + 1)[:limit]
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def reject_constant(name: str) -> object:
+    raise ValueError("%s is not JSON" % name)
+
+
+def read_marker(layout: Layout) -> dict | None:
+    """The marker of this hash, when it is one an installer wrote and its install directory exists; otherwise None."""
+    data = read_small_file(layout.marker, MAX_MARKER_BYTES)
+    if data is None:
+        return None
+    try:
+        marker = json.loads(data.decode("utf-8"), parse_constant=reject_constant)
+    except ValueError:
+        return None
+    if not isinstance(marker, dict) or marker.get("hash") != layout.hash:
+        return None
+    if not isinstance(marker.get("installed"), list):
+        return None
+    # A marker without its directory (removed by hand, or a copied volume) must not make a pod start without packages.
+    if not stat.S_ISDIR(lstat_mode(layout.hash_dir)):
+        return None
+    return marker
+
+
+def lstat_mode(path: str) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
+def ensure_directory(path: str) -> None:
+    """A real directory at path: a symlink, file, FIFO or device found there is removed first, never followed."""
+    mode = lstat_mode(path)
+    if stat.S_ISDIR(mode):
+        return
+    if mode:
+        say("%s was not a directory; replacing it" % path)
+        os.unlink(path)
+    os.mkdir(path)
+
+
+# Pod names are DNS subdomains; a record's file name is the pod's name.
+POD_RECORD_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
+
+
+def record_pod(layout: Layout, pod: str) -> None:
+    """Best effort: writes .pods/<pod> = hash, so garbage collection keeps this pod's install while it runs."""
+    if not POD_RECORD_NAME_RE.fullmatch(pod) or not stat.S_ISDIR(lstat_mode(layout.pods)):
+        return
+    try:
+        fd = os.open(os.path.join(layout.pods, pod), os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError:
+        return
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.ftruncate(fd, 0)
+            os.write(fd, (layout.hash + "\n").encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def recorded_hashes(layout: Layout) -> set[str]:
+    found = set()
+    try:
+        names = os.listdir(layout.pods)
+    except OSError:
+        return found
+    for name in names:
+        data = read_small_file(os.path.join(layout.pods, name), 128)
+        text = data.decode("ascii", "replace").strip() if data is not None else ""
+        if HASH_RE.fullmatch(text):
+            found.add(text)
+    return found
 
 
 def result_document(**fields: object) -> dict:
@@ -545,20 +812,34 @@ def result_document(**fields: object) -> dict:
     return document
 
 
+def text_field(value: object, limit: int) -> str:
+    return shorten(value, limit) if isinstance(value, str) else ""
+
+
+def number_field(value: object) -> float:
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return value if valid else 0
+
+
+def text_items(value: object, limit: int) -> list[str]:
+    return [shorten(item, limit) for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
 def cache_result(marker: dict) -> dict:
-    installed = [str(item) for item in marker.get("installed", [])]
+    """The result a later pod reports; every field checked, since a marker is only as trustworthy as the volume."""
+    installed = text_items(marker.get("installed"), MAX_ITEM_CHARS)
     return result_document(
         state="Ready",
         source="cache",
-        hash=marker.get("hash", ""),
+        hash=text_field(marker.get("hash"), 64),
         installed=installed,
         installedTotal=len(installed),
-        installedBy=str(marker.get("installedBy", "")),
-        installTime=str(marker.get("installTime", "")),
-        durationSeconds=marker.get("durationSeconds", 0),
-        pythonVersion=str(marker.get("pythonVersion", "")),
-        attempts=marker.get("attempts", 0),
-        warnings=[str(item) for item in marker.get("warnings", [])],
+        installedBy=text_field(marker.get("installedBy"), MAX_NAME_CHARS),
+        installTime=text_field(marker.get("installTime"), 40),
+        durationSeconds=number_field(marker.get("durationSeconds")),
+        pythonVersion=text_field(marker.get("pythonVersion"), 40),
+        attempts=int(number_field(marker.get("attempts"))),
+        warnings=text_items(marker.get("warnings"), MAX_WARNING_CHARS)[:MAX_WARNINGS],
     )
 
 
@@ -566,10 +847,11 @@ def encode_result(document: dict) -> str:
     """Compact ASCII JSON on one line, cut to stay under the termination message limit (newline included)."""
 
     def encoded(doc: dict) -> str:
-        return json.dumps(doc, separators=(",", ":"), ensure_ascii=True)
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
     limit = MAX_RESULT_BYTES - 1
     doc = dict(document)
+    doc["installedBy"] = shorten(str(doc["installedBy"]), MAX_NAME_CHARS)
     if doc.get("error") is not None:
         doc["error"] = shorten(str(doc["error"]), MAX_ERROR_CHARS)
     if len(encoded(doc)) <= limit:
@@ -600,7 +882,15 @@ class Lock:
     def __init__(self, layout: Layout, pod: str) -> None:
         self.pod = pod
         self.held = False
-        self.fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.fd = os.open(layout.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise Failure("unknown", "%s is a symbolic link, which no installer creates; remove it" % layout.lock)
+        if not stat.S_ISREG(os.fstat(self.fd).st_mode):
+            os.close(self.fd)
+            raise Failure("unknown", "%s is not a regular file, which no installer creates; remove it" % layout.lock)
 
     def try_acquire(self) -> bool:
         try:
@@ -634,8 +924,11 @@ class Lock:
 
 
 class Installer:
-    def __init__(self, cfg: Config, env: dict[str, str], pod: str, scrub: Scrubber, started: float) -> None:
+    def __init__(
+        self, cfg: Config, env: dict[str, str], pod: str, scrub: Scrubber, started: float, secrets_protected: bool
+    ) -> None:
         self.cfg = cfg
+        self.secrets_protected = secrets_protected
         self.env = env
         self.pod = pod
         self.scrub = scrub
@@ -647,11 +940,12 @@ class Installer:
 
     def run(self) -> dict:
         layout = self.layout
+        # Before the marker is read: garbage collection keeps every hash a pod record names (see collect_garbage).
+        record_pod(layout, self.pod)
         marker = read_marker(layout)
         if marker is not None:
             return self.reuse(marker)
-        for directory in (layout.root, layout.envs, layout.staging, layout.pip_cache):
-            os.makedirs(directory, exist_ok=True)
+        os.makedirs(layout.root, exist_ok=True)
         lock = Lock(layout, self.pod)
         try:
             if not self.wait_for_lock(lock):
@@ -676,7 +970,7 @@ class Installer:
         delay = 0.05
         next_report = 0.0
         while not lock.try_acquire():
-            if os.path.exists(self.layout.marker):
+            if read_marker(self.layout) is not None:
                 return False
             now = time.monotonic()
             if now >= next_report:
@@ -694,7 +988,15 @@ class Installer:
         cfg = self.cfg
         self.install_started = time.monotonic()
         # We hold the lock: whatever is in staging belongs to an installer that died, and an unmarked hash directory
-        # is one whose marker was never written.
+        # is one whose marker was never written. Anything but a real directory at these paths was planted: replaced,
+        # never followed.
+        for directory in (layout.envs, layout.staging, layout.pip_cache, layout.pods):
+            ensure_directory(directory)
+        record_pod(layout, self.pod)
+        if cfg.has_credentials:
+            # Written by versions that kept pip's HTTP cache with credentials: it may hold base64(user:password).
+            for name in ("http", "http-v2"):
+                remove_path(os.path.join(layout.pip_cache, name))
         empty_directory(layout.staging)
         remove_path(layout.hash_dir)
         work = os.path.join(layout.staging, "%s.%d" % (cfg.hash, os.getpid()))
@@ -710,6 +1012,13 @@ class Installer:
                 handle.write("\n".join(cfg.requirements) + "\n")
             site, warnings = self.pip_with_retries(work, requirements_file)
             installed = installed_distributions(site)
+            missing = missing_projects(cfg.requirements, installed)
+            if missing:
+                raise Failure(
+                    "invalid_input",
+                    "pip finished without installing %s, requested without a marker (pip read part of the line as a "
+                    "marker or skipped it); nothing was published" % ", ".join(missing),
+                )
             duration = round(time.monotonic() - self.install_started, 3)
             finished = time.time()
             self.publish(site, installed, warnings, duration, finished)
@@ -734,6 +1043,25 @@ class Installer:
             warnings=warnings,
         )
 
+    def credential_warnings(self, run: PipRun) -> list[str]:
+        """A refused password is otherwise silent when an extra index had the packages: pip falls back quietly."""
+        if not self.cfg.has_credentials:
+            return []
+        warnings = []
+        refused = [line for line in run.console + run.diagnostics if AUTHENTICATION_RE.search(line)]
+        if refused:
+            evidence = shorten(clean_evidence(refused[0]), 160)
+            warnings.append(
+                "the index refused the credentials (%s); what was installed came from the other indexes: check the "
+                "credentials Secret" % evidence
+            )
+        if not self.secrets_protected:
+            warnings.append(
+                "the installer could not protect its environment (no ctypes or prctl in this image), so code run by "
+                "the install could read the credentials"
+            )
+        return warnings
+
     def pip_with_retries(self, work: str, requirements_file: str) -> tuple[str, list[str]]:
         cfg = self.cfg
         total = cfg.retries + 1
@@ -753,7 +1081,7 @@ class Installer:
             limit = min(cfg.timeout, remaining)
             run = run_pip(cfg, paths, pip_environment(self.env, tmp), limit, self.scrub)
             if run.returncode == 0 and not run.timed_out:
-                return site, pip_warnings(run.console)
+                return site, pip_warnings(run.console) + self.credential_warnings(run)
             error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
             if run.timed_out:
                 evidence = "pip did not finish within %.0fs and was stopped" % limit
@@ -794,18 +1122,23 @@ class Installer:
             raise
 
     def collect_garbage(self) -> None:
-        """Keeps the current hash and the most recently installed ones before it; removes everything else."""
+        """
+        Keeps the current hash, the two most recently installed before it and every hash a pod record names (the
+        hash each pod of this volume last started with, so a pod of an older revision that still runs keeps its
+        install); removes everything else.
+        """
         layout = self.layout
         installs = []
         for name in os.listdir(layout.root):
             if name.startswith(MARKER_PREFIX) and HASH_RE.fullmatch(name[len(MARKER_PREFIX) :]):
                 try:
-                    installs.append((os.stat(os.path.join(layout.root, name)).st_mtime_ns, name[len(MARKER_PREFIX) :]))
+                    installs.append((os.lstat(os.path.join(layout.root, name)).st_mtime_ns, name[len(MARKER_PREFIX) :]))
                 except FileNotFoundError:
                     continue
         previous = [h for _, h in sorted(installs, reverse=True) if h != layout.hash]
-        keep = set([layout.hash] + previous[:PREVIOUS_HASHES_KEPT])
-        for old in previous[PREVIOUS_HASHES_KEPT:]:
+        # A pod's record names the hash it started with: a pod still running an older revision keeps its install.
+        keep = set([layout.hash] + previous[:PREVIOUS_HASHES_KEPT]) | recorded_hashes(layout)
+        for old in (h for h in previous if h not in keep):
             # Marker first: once it is gone, no pod takes the directory for installed.
             remove_path(os.path.join(layout.root, MARKER_PREFIX + old))
             say("removed the install of %s" % old)
@@ -858,11 +1191,49 @@ def write_termination_log(path: str, line: str) -> None:
         print("kasprop: could not write the result to %s: %s" % (path, exc), file=sys.stderr, flush=True)
 
 
+# The Secret's values, as the kubelet sets them (secretKeyRef).
+SECRET_VARIABLES = (b"KASPR_PACKAGES_INDEX_USERNAME", b"KASPR_PACKAGES_INDEX_PASSWORD")
+
+
+def blank_initial_environment(names: tuple[bytes, ...]) -> bool:
+    """
+    Overwrites the values of these variables in the process's initial environment block (os.environ keeps its copy),
+    which is what /proc/<pid>/environ shows: root without CAP_SYS_PTRACE may still read that file of a non-dumpable
+    process, though not its memory.
+    """
+    try:
+        import ctypes
+
+        environ = ctypes.POINTER(ctypes.c_void_p).in_dll(ctypes.CDLL(None), "environ")
+        index = 0
+        while environ[index]:
+            address = environ[index]
+            name, separator, value = ctypes.string_at(address).partition(b"=")
+            if separator and name in names:
+                ctypes.memset(address + len(name) + 1, ord("*"), len(value))
+            index += 1
+        return True
+    except (ImportError, OSError, AttributeError, ValueError):
+        return False
+
+
+def make_non_dumpable() -> bool:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (ImportError, OSError, AttributeError):  # no ctypes in the image, or a libc without prctl
+        return False
+
+
 def main() -> int:
+    # First thing: nothing the install runs may read the credentials through /proc (see the two functions).
+    secrets_protected = make_non_dumpable()
     started = time.monotonic()
     signal.signal(signal.SIGTERM, on_terminate)
     sys.stdout.reconfigure(line_buffering=True, errors="backslashreplace")
     env = dict(os.environ)
+    secrets_protected = blank_initial_environment(SECRET_VARIABLES) and secrets_protected
     pod = env.get("KASPR_PACKAGES_POD_NAME") or socket.gethostname()
     on_failure = "allow" if env.get("KASPR_PACKAGES_ON_FAILURE") == "allow" else "block"
     termination_log = env.get("KASPR_PACKAGES_TERMINATION_LOG") or DEFAULT_TERMINATION_LOG
@@ -872,7 +1243,7 @@ def main() -> int:
     result = None
     try:
         cfg = Config(env)
-        installer = Installer(cfg, env, pod, scrub, started)
+        installer = Installer(cfg, env, pod, scrub, started, secrets_protected)
         result = installer.run()
     except Failure as failure:
         result = failed(failure.error_type, failure.message)
@@ -880,7 +1251,7 @@ def main() -> int:
         result = failed("unknown", "the installer was stopped by a signal")
     except OSError as exc:
         disk = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        result = failed("disk_full" if disk else "unknown", scrub(str(exc)))
+        result = failed("disk_full" if disk else "unknown", scrub(describe_os_error(exc)))
     except Exception as exc:  # the result must be written whatever went wrong
         result = failed("unknown", scrub("%s: %s" % (type(exc).__name__, exc)))
     finally:
@@ -901,6 +1272,24 @@ def main() -> int:
         say("onFailure is allow: the app starts without these packages")
         return 0
     return 1
+
+
+def describe_os_error(exc: OSError) -> str:
+    """The error, and for a volume this user may not write, whose it is and what to change."""
+    if exc.errno not in (errno.EACCES, errno.EPERM) or not exc.filename:
+        return str(exc)
+    try:
+        owner = os.lstat(exc.filename).st_uid
+    except OSError:
+        try:
+            owner = os.lstat(os.path.dirname(exc.filename)).st_uid
+        except OSError:
+            return str(exc)
+    return (
+        "%s: owned by uid %d, while this installer runs as uid %d and gid %d. The volume was probably written by a "
+        "pod with another runAsUser: give every pod of the app the same runAsUser, or set fsGroup in the pod's "
+        "securityContext, or fix the owner of the files on the volume" % (exc, owner, os.getuid(), os.getgid())
+    )
 
 
 def failed(error_type: str, message: str) -> dict:
