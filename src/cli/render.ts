@@ -37,23 +37,58 @@ export function renderCommand(
     return 1;
   }
 
-  const children: DesiredObject[] = [];
+  // Written object by object as each app is built: the whole output of thousands of apps is one string too many
+  // (V8 caps a string near 512 MB), and nothing needs it at once.
+  const withoutUid = apps.some((app) => app.metadata.uid === undefined);
+  const write = format === 'json' ? jsonWriter(io) : yamlWriter(io, withoutUid);
   for (const app of apps) {
     const model = resolveApp(app, settings);
     for (const warning of model.warnings) io.err(`${app.metadata.name}: warning: ${warning}`);
-    children.push(...buildChildren(model));
+    for (const child of buildChildren(model)) write.object(child);
   }
-  const withoutUid = apps.some((app) => app.metadata.uid === undefined);
-  io.out(format === 'json' ? formatJson(children) : formatYaml(children, withoutUid));
+  write.end();
   return 0;
 }
 
-export const formatJson = (children: readonly DesiredObject[]): string =>
-  JSON.stringify({ apiVersion: 'v1', kind: 'List', items: children }, null, 2);
+interface Writer {
+  object(child: DesiredObject): void;
+  end(): void;
+}
+
+/** `kubectl`'s List, written as JSON.stringify(list, null, 2) would write it, one item at a time. */
+function jsonWriter(io: CommandIo): Writer {
+  io.out('{\n  "apiVersion": "v1",\n  "kind": "List",\n  "items": [');
+  let pending: string | undefined;
+  return {
+    object: (child) => {
+      if (pending !== undefined) io.out(`${pending},`);
+      pending = JSON.stringify(child, null, 2).replace(/^/gm, '    ');
+    },
+    end: () => {
+      if (pending !== undefined) io.out(pending);
+      io.out('  ]\n}');
+    },
+  };
+}
+
+function yamlWriter(io: CommandIo, withoutUid: boolean): Writer {
+  if (withoutUid) io.out(ownerReferencesNote);
+  let first = true;
+  return {
+    object: (child) => {
+      if (!first) io.out('---');
+      first = false;
+      io.out(yamlDocument(child));
+    },
+    end: () => undefined,
+  };
+}
+
+const ownerReferencesNote = '# ownerReferences are added by the operator once the KasprApp exists (they need its uid).';
+
+const yamlDocument = (child: DesiredObject): string => stringify(child, { lineWidth: 0 }).trimEnd();
 
 export function formatYaml(children: readonly DesiredObject[], withoutUid: boolean): string {
-  const note = withoutUid
-    ? '# ownerReferences are added by the operator once the KasprApp exists (they need its uid).\n'
-    : '';
-  return note + children.map((child) => stringify(child, { lineWidth: 0 }).trimEnd()).join('\n---\n');
+  const note = withoutUid ? `${ownerReferencesNote}\n` : '';
+  return note + children.map(yamlDocument).join('\n---\n');
 }

@@ -52,6 +52,34 @@ describe('examples', () => {
     });
   }
 
+  test('kasprop render writes object by object, so thousands of apps never make one huge string', async () => {
+    const apps = 150;
+    const file = join(mkdtempSync(join(tmpdir(), 'kasprop-render-')), 'many.yaml');
+    const app = (i: number) =>
+      `apiVersion: kaspr.io/v1alpha1\nkind: KasprApp\nmetadata:\n  name: app-${i}\nspec:\n  bootstrapServers: k:9092\n` +
+      `  pythonPackages:\n    packages: ['requests==2.31.0']\n`;
+    writeFileSync(file, Array.from({ length: apps }, (_, i) => app(i)).join('---\n'));
+    for (const format of ['yaml', 'json'] as const) {
+      const writes: string[] = [];
+      const code = await main(
+        ['render', '-f', file, '-o', format],
+        { out: (l) => writes.push(l), err: () => undefined },
+        {},
+      );
+      assert.equal(code, 0);
+      const text = `${writes.join('\n')}\n`;
+      const items =
+        format === 'json'
+          ? (JSON.parse(text) as { items: unknown[] }).items
+          : parseAllDocuments(text).map((d) => d.toJS() as unknown);
+      const perApp = items.length / apps;
+      assert.ok(Number.isInteger(perApp) && perApp > 1, `${items.length} objects for ${apps} apps (${format})`);
+      // Each write is at most one object (the largest is a StatefulSet, tens of KB), never the whole output.
+      const largest = Math.max(...writes.map((w) => w.length));
+      assert.ok(largest < text.length / apps, `largest write ${largest} of ${text.length} bytes (${format})`);
+    }
+  });
+
   test('kasprop render on an invalid file exits 1 with the errors and nothing on stdout', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'kasprop-render-')), 'bad.yaml');
     writeFileSync(
