@@ -90,6 +90,13 @@ export function realNodeUnsupportedReason(): string | undefined {
   for (const tool of ['unshare', 'ip']) {
     if (!onPath(tool)) return `\`${tool}\` is not installed (util-linux, iproute2)`;
   }
+  // Root in a container may still be refused new namespaces.
+  try {
+    execFileSync('unshare', ['--net', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? String(error);
+    return `cannot create a network namespace (unshare --net: ${detail})`;
+  }
   return undefined;
 }
 
