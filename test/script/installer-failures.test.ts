@@ -80,7 +80,9 @@ test('a project that does not exist: allow exits 0, reports Failed and publishes
 
 test('a slow index: each attempt times out, after exactly retries + 1 attempts', async (t) => {
   const { index, sandbox } = await setUp(t);
-  index.update({ delayMs: 30_000 });
+  // The index never answers within the test: every attempt can only end by the installer's own timeout.
+  const indexDelayMs = 120_000;
+  index.update({ delayMs: indexDelayMs });
   const hash = randomHash();
   const started = Date.now();
   const exit = await runInstaller(sandbox, {
@@ -88,15 +90,15 @@ test('a slow index: each attempt times out, after exactly retries + 1 attempts',
     requirements: ['kaspr-demo-a==1.0'],
     indexUrl: index.url,
     retries: 2,
-    // Long enough for pip to start and send its first request, which then hangs.
-    timeoutSeconds: 2,
+    // Long enough for pip to start and send its first request, which then hangs, also on a loaded machine.
+    timeoutSeconds: 6,
   });
   const result = failure(exit);
   assert.equal(result.errorType, 'timeout');
   assert.equal(result.attempts, 3);
   assert.equal(index.pageRequests('kaspr-demo-a'), 3, 'one request per attempt reached the index');
-  // 3 attempts of 2 s and 0.5 s + 1 s of backoff.
-  assert.ok(Date.now() - started < 15_000, `took ${String(Date.now() - started)} ms`);
+  // 3 attempts of 6 s and 0.5 s + 1 s of backoff: all three were stopped long before the index would have answered.
+  assert.ok(Date.now() - started < indexDelayMs, `took ${String(Date.now() - started)} ms`);
   assertNothingPublished(sandbox, hash);
 });
 
