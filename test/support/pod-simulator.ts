@@ -48,8 +48,8 @@ import {
   type KubeObject,
 } from '../../src/runtime/kube/client.ts';
 import { resourcePath, ResourceTypes, type ResourceType } from '../../src/runtime/kube/resources.ts';
-import { parseQuantity } from '../../src/runtime/kube/quantity.ts';
 import { simulatedProvisioner } from './controlplane.ts';
+import { growVolume } from './local-volumes.ts';
 import { spawnTracked, type Exit, type TrackedProcess } from './processes.ts';
 
 // ---- API ----------------------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ class Simulator {
     const claim = this.claims.get(key);
     if (!claim || claim.metadata?.deletionTimestamp !== undefined) return;
     if (claim.status?.phase === 'Bound') {
-      await resizeClaim(this.client, claim);
+      await growVolume(this.client, claim);
       return;
     }
     if (claim.spec?.volumeName !== undefined || claim.spec?.storageClassName === '') return;
@@ -1141,26 +1141,6 @@ async function provisionClaim(client: KubeClient, claim: PersistentVolumeClaim, 
     ResourceTypes.PersistentVolumeClaim,
     ref,
     { status: { phase: 'Bound', accessModes, capacity: { storage } } },
-    { subresource: 'status' },
-  );
-}
-
-/** Online expansion: the volume and the claim's status take the larger requested size. */
-async function resizeClaim(client: KubeClient, claim: PersistentVolumeClaim): Promise<void> {
-  const requested = claim.spec?.resources?.requests?.storage;
-  const capacity = claim.status?.capacity?.storage;
-  const volumeName = claim.spec?.volumeName;
-  if (requested === undefined || capacity === undefined || volumeName === undefined) return;
-  if ((parseQuantity(requested) ?? 0) <= (parseQuantity(capacity) ?? 0)) return;
-  await client.patch(
-    ResourceTypes.PersistentVolume,
-    { name: volumeName },
-    { spec: { capacity: { storage: requested } } },
-  );
-  await client.patch(
-    ResourceTypes.PersistentVolumeClaim,
-    { namespace: claim.metadata?.namespace, name: claim.metadata?.name ?? '' },
-    { status: { capacity: { storage: requested } } },
     { subresource: 'status' },
   );
 }

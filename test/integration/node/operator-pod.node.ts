@@ -5,16 +5,14 @@
 // docker.io/library/kasprop:0.1.0), and IfNotPresent finds it imported.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../../src/runtime/kube/client.ts';
 import { resourceTypeOf, ResourceTypes, type ResourceType } from '../../../src/runtime/kube/resources.ts';
-import { binDirEnv } from '../../support/controlplane.ts';
+import { kubectl } from '../../support/kubectl.ts';
 import { operatorImage } from '../../support/images.ts';
 import { connectCluster, createTestNamespace, installKasprAppCrd, waitFor } from '../../support/integration.ts';
 import { createApp, getApp, kasprApp, setSpec, waitForPackages } from '../../support/kasprapps.ts';
@@ -115,13 +113,13 @@ test('deploy/ runs the operator: two replicas pass their probes, one leads, and 
 
   // deploy/'s RBAC was enough: neither replica was refused anything.
   for (const pod of await operatorPods()) {
-    const log = await kubectl(['logs', '-n', operatorNamespace, pod.metadata?.name ?? '']);
+    const log = await kubectl(cluster.kubeconfigPath, ['logs', '-n', operatorNamespace, pod.metadata?.name ?? '']);
     assert.doesNotMatch(log, /forbidden|403/i, `${pod.metadata?.name ?? ''} was refused something`);
   }
 });
 
 async function renderDeploy(): Promise<KubeObject[]> {
-  const yaml = await kubectl(['kustomize', join(repo, 'deploy')]);
+  const yaml = await kubectl(cluster.kubeconfigPath, ['kustomize', join(repo, 'deploy')]);
   return parseAllDocuments(yaml)
     .map((document) => document.toJS() as KubeObject | null)
     .filter((object): object is KubeObject => object !== null);
@@ -146,18 +144,4 @@ async function operatorPods(): Promise<Pod[]> {
     labelSelector: selector,
   });
   return list.items.filter((p) => p.metadata?.deletionTimestamp === undefined);
-}
-
-async function kubectl(args: string[]): Promise<string> {
-  const binDir = process.env[binDirEnv];
-  if (binDir === undefined) throw new Error(`${binDirEnv} is not set (run through run-tests.ts)`);
-  const { stdout } = await promisify(execFile)(
-    join(binDir, 'kubectl'),
-    ['--kubeconfig', cluster.kubeconfigPath, ...args],
-    {
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  return stdout;
 }

@@ -4,14 +4,12 @@
 // when the run has a real node (the file name keeps it out of the simulator's selection).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { ResourceTypes } from '../../../src/runtime/kube/resources.ts';
 import { mainContainerName } from '../../../src/model/stateful-set.ts';
-import { binDirEnv } from '../../support/controlplane.ts';
+import { kubectl } from '../../support/kubectl.ts';
 import { appImageWithoutPip } from '../../support/images.ts';
 import { connectCluster, installKasprAppCrd, waitFor, type Cluster } from '../../support/integration.ts';
 import { createApp, getApp, kasprApp, readyReplicas, setSpec, waitForPackages } from '../../support/kasprapps.ts';
@@ -113,7 +111,7 @@ test('the app container cannot write the packages volume', async (t) => {
   await createApp(client, kasprApp(ns.name, 'ro', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   const status = await waitForPackages(client, ns.name, 'ro', (s) => s.state === 'Ready', 'Ready');
   await waitForReplicas(cluster, ns.name, 'ro', 1);
-  const write = kubectl(cluster, [
+  const write = kubectl(cluster.kubeconfigPath, [
     'exec',
     '-n',
     ns.name,
@@ -147,7 +145,7 @@ test("the installer's log is readable with kubectl logs -c install-packages", as
   const { ns, client, packages } = await startScenario(t, cluster);
   await createApp(client, kasprApp(ns.name, 'logs', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
   await waitForPackages(client, ns.name, 'logs', (s) => s.state === 'Ready', 'Ready');
-  const log = await kubectl(cluster, ['logs', '-n', ns.name, 'logs-app-0', '-c', installContainer]);
+  const log = await kubectl(cluster.kubeconfigPath, ['logs', '-n', ns.name, 'logs-app-0', '-c', installContainer]);
   assert.match(
     log,
     /^kasprop: installing 1 requirement\(s\) for [0-9a-f]{16} from http:\/\/10\.244\.0\.1:\d+\/simple\/$/m,
@@ -158,24 +156,11 @@ test("the installer's log is readable with kubectl logs -c install-packages", as
 
 // ---- helpers -------------------------------------------------------------------------------------------------------
 
-async function kubectl(target: Cluster, args: string[]): Promise<string> {
-  const binDir = process.env[binDirEnv];
-  if (binDir === undefined) throw new Error(`${binDirEnv} is not set (run through run-tests.ts)`);
-  const { stdout } = await promisify(execFile)(
-    join(binDir, 'kubectl'),
-    ['--kubeconfig', target.kubeconfigPath, ...args],
-    {
-      encoding: 'utf8',
-    },
-  );
-  return stdout;
-}
-
 /** The distributions the app container reported importing (the stand-in image's log), sorted. */
 async function importedBy(target: Cluster, namespace: string, pod: string): Promise<string[]> {
   return waitFor(
     async () => {
-      const log = await kubectl(target, ['logs', '-n', namespace, pod, '-c', mainContainerName]);
+      const log = await kubectl(target.kubeconfigPath, ['logs', '-n', namespace, pod, '-c', mainContainerName]);
       if (!/distribution\(s\) imported/.test(log)) return undefined;
       return [...log.matchAll(/imported (\S+==\S+) from/g)].map((m) => m[1] ?? '').sort();
     },
