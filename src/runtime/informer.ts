@@ -5,9 +5,12 @@
 // - 410 Gone (the resourceVersion was compacted away) relists, and the relist is DIFFED against the cache, so an
 //   object deleted while we were disconnected produces a delete, not a silently stale cache entry;
 // - a watchdog restarts a watch that has been silent too long (a half-open connection gives no error at all);
-// - periodic resync re-delivers every cached object, the safety net of a level-triggered controller.
+// - periodic resync re-delivers every cached object, the safety net of a level-triggered controller;
+// - while the apiserver does not answer at all, the informer waits for the client's connectivity probe instead of
+//   retrying on its own, and relists as soon as the server answers again, not at the end of a grown backoff.
 import type { KubeClient, KubeObject, ObjectList, Query, WatchEvent } from './kube/client.ts';
-import { isGone } from './kube/client.ts';
+import { isGone, isTransportError } from './kube/client.ts';
+import type { ConnectivityGate } from './kube/connectivity.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { silentLogger, type Logger } from './logger.ts';
@@ -58,6 +61,8 @@ export interface InformerOptions<T extends KubeObject> {
    */
   readonly watchSilenceMs?: number;
   readonly backoff?: BackoffOptions;
+  /** Where a request that got no answer waits for the server (KubeClient.connectivity); without it, the backoff. */
+  readonly connectivity?: ConnectivityGate;
   /** LIST page size; default 500. */
   readonly pageSize?: number;
   readonly clock?: Clock;
@@ -321,6 +326,14 @@ export class Informer<T extends KubeObject> {
           }
         }
         if (error instanceof WatchSilentError) this.#stats.watchdogRestarts++;
+        const connectivity = this.#options.connectivity;
+        if (isTransportError(error) && connectivity !== undefined && !connectivity.reachable) {
+          // The probe is the backoff: one request per delay for the whole client, whatever the number of informers.
+          this.#stats.failures++;
+          this.#logger.warn('apiserver unreachable; waiting for it to answer', { namespace: loop.namespace, error });
+          await connectivity.whenReachable(signal);
+          continue;
+        }
         const delay = backoffDelayMs(
           loop.failures,
           this.#options.backoff?.initialMs ?? 800,
@@ -345,7 +358,7 @@ export class Informer<T extends KubeObject> {
     return this.#stop.signal.aborted;
   }
 
-  /** Lists the loop's scope (paginated), diffs it into the cache, and returns the list's resourceVersion. */
+  /** Lists the loop's scope (paginated, each item prepared), diffs it into the cache, and returns the list's resourceVersion. */
   async #relist(loop: Loop, signal: AbortSignal): Promise<string> {
     const list = await this.#listAll(loop.namespace, signal);
     const { resourceVersion } = list.metadata;
@@ -357,10 +370,7 @@ export class Informer<T extends KubeObject> {
       loop.namespace === undefined
         ? this.#cache
         : new Map(this.byIndex(namespaceIndex, loop.namespace).map((object) => [objectKey(object), object]));
-    const diff = diffRelist(
-      scope,
-      list.items.map((item) => this.#prepare(item)),
-    );
+    const diff = diffRelist(scope, list.items);
     for (const object of diff.deleted) {
       this.#remove(objectKey(object));
       this.#emit((h) => h.onDelete?.(object));
@@ -401,10 +411,15 @@ export class Informer<T extends KubeObject> {
         );
       } catch (error) {
         // The continue token expired mid-list (compaction): the only consistent answer left is one unpaged list.
-        if (next !== undefined && isGone(error)) return this.#client.list<T>(this.type, base, signal);
+        if (next !== undefined && isGone(error)) {
+          const whole = await this.#client.list<T>(this.type, base, signal);
+          return { metadata: whole.metadata, items: whole.items.map((item) => this.#prepare(item)) };
+        }
         throw error;
       }
-      items.push(...page.items);
+      // Prepared page by page: a relist (after an apiserver restart, every informer at once) then holds the slim
+      // objects beside the cache, not every raw page with its managedFields until the last one arrives.
+      for (const item of page.items) items.push(this.#prepare(item));
       next = page.metadata.continue || undefined;
       if (next === undefined) return { metadata: { resourceVersion: page.metadata.resourceVersion }, items };
     }
