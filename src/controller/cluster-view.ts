@@ -64,7 +64,7 @@ export class ClusterView {
   readonly claimEvents: Informer<Event>;
 
   constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
-    const common = { client, namespaces, logger };
+    const common = { client, namespaces, logger, connectivity: client.connectivity };
     this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
     // Every StatefulSet with packages carries the installer's bootstrap and program in its init container's args.
     const interner = new StringInterner();

@@ -9,6 +9,7 @@ import { validateKasprApp } from '../api/validation.ts';
 import { resolveApp, type AppModel } from '../model/app-model.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
 import type { Applier } from '../runtime/applier.ts';
+import { isNamespaceTerminating, isTransportError } from '../runtime/kube/client.ts';
 import { ResourceTypes } from '../runtime/kube/resources.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { invalidStatus, validStatus } from './app-status.ts';
@@ -45,6 +46,8 @@ export type StepOutcome = 'created' | 'patched' | 'unchanged' | 'deleted';
 export class KasprAppReconciler {
   readonly #deps: ReconcilerDeps;
   readonly #now: () => Date;
+  /** Namespaces that refused a write as being deleted; forgotten once their last app is gone. */
+  readonly #terminatingNamespaces = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -59,9 +62,27 @@ export class KasprAppReconciler {
       // Deleted: the garbage collector removes the children; only our own memory of the app is left to drop.
       ledger.forget(key);
       metrics.forget(namespace, name);
+      // The last app of a namespace being deleted is gone: a namespace created later under that name is a new one.
+      if (view.apps.list(namespace).length === 0) this.#terminatingNamespaces.delete(namespace);
       return;
     }
     if (app.metadata.deletionTimestamp !== undefined) return;
+    // A namespace being deleted admits no new object, ever: its apps are about to go with it.
+    if (this.#terminatingNamespaces.has(namespace)) return;
+    try {
+      await this.#reconcileApp(key, app, signal);
+    } catch (error) {
+      if (!isNamespaceTerminating(error)) throw error;
+      this.#terminatingNamespaces.add(namespace);
+      this.#deps.logger.info('namespace is being deleted; its apps are not reconciled any more', {
+        app: key,
+        error: String(error),
+      });
+    }
+  }
+
+  async #reconcileApp(key: string, app: KasprApp, signal: AbortSignal): Promise<void> {
+    const { view } = this.#deps;
     const logger = this.#deps.logger.child({ app: key });
 
     const validation = validateKasprApp(app);
@@ -72,8 +93,10 @@ export class KasprAppReconciler {
       logger.warn('invalid spec; children left as they are', { errors: messages });
       const becameInvalid =
         readyReason(app.status) !== 'InvalidSpec' || readyMessage(app.status) !== readyMessage(status);
-      await this.#writeStatus(app, status, signal);
+      // The event first: until the status shows the transition, every reconcile derives it again, and the
+      // recorder's name for it makes a second recording a no-op (event-recorder.ts).
       if (becameInvalid) await this.#deps.events.record(app, invalidSpecEvent(messages));
+      await this.#writeStatus(app, status, signal);
       return;
     }
 
@@ -95,7 +118,8 @@ export class KasprAppReconciler {
       try {
         outcome = await this.#runStep(step, model, packagesVolume, warnings, signal);
       } catch (error) {
-        if (signal.aborted) throw error;
+        // No answer, or a namespace that admits nothing: the other steps would fail the same way.
+        if (signal.aborted || isTransportError(error) || isNamespaceTerminating(error)) throw error;
         failures.push(`${step.childName(model.names)}: ${error instanceof Error ? error.message : String(error)}`);
         continue;
       }
@@ -136,8 +160,9 @@ export class KasprAppReconciler {
       ...packagesDisabledEvents(app.status, status),
       ...fallbackEvents(app.status, status),
     );
-    await this.#writeStatus(app, status, signal);
+    // Events before the status that marks their transitions: see the invalid spec above.
     for (const event of events) await this.#deps.events.record(app, event);
+    await this.#writeStatus(app, status, signal);
   }
 
   async #runStep(
@@ -174,9 +199,10 @@ export class KasprAppReconciler {
     );
     const changed = readyMessage(previous) !== message || readyReason(previous) !== 'ApplyFailed';
     try {
-      await this.#writeStatus(app, { ...previous, conditions }, signal);
       if (changed) await this.#deps.events.record(app, { type: 'Warning', reason: 'ApplyFailed', message });
+      await this.#writeStatus(app, { ...previous, conditions }, signal);
     } catch (statusError) {
+      if (isTransportError(statusError) || isNamespaceTerminating(statusError)) throw statusError;
       this.#deps.logger.warn('could not report an apply failure', { error: String(statusError) });
     }
   }
