@@ -72,6 +72,7 @@ export class KasprAppReconciler {
     try {
       await this.#reconcileApp(key, app, signal);
     } catch (error) {
+      if (error instanceof NamespaceTerminatingError) return;
       if (!isNamespaceTerminating(error)) throw error;
       this.#terminatingNamespaces.add(namespace);
       this.#deps.logger.info('namespace is being deleted; its apps are not reconciled any more', {
@@ -95,7 +96,7 @@ export class KasprAppReconciler {
         readyReason(app.status) !== 'InvalidSpec' || readyMessage(app.status) !== readyMessage(status);
       // The event first: until the status shows the transition, every reconcile derives it again, and the
       // recorder's name for it makes a second recording a no-op (event-recorder.ts).
-      if (becameInvalid) await this.#deps.events.record(app, invalidSpecEvent(messages));
+      if (becameInvalid) await this.#record(app, invalidSpecEvent(messages));
       await this.#writeStatus(app, status, signal);
       return;
     }
@@ -118,8 +119,7 @@ export class KasprAppReconciler {
       try {
         outcome = await this.#runStep(step, model, packagesVolume, warnings, signal);
       } catch (error) {
-        // No answer, or a namespace that admits nothing: the other steps would fail the same way.
-        if (signal.aborted || isTransportError(error) || isNamespaceTerminating(error)) throw error;
+        if (signal.aborted || endsReconcile(error)) throw error;
         failures.push(`${step.childName(model.names)}: ${error instanceof Error ? error.message : String(error)}`);
         continue;
       }
@@ -161,7 +161,7 @@ export class KasprAppReconciler {
       ...fallbackEvents(app.status, status),
     );
     // Events before the status that marks their transitions: see the invalid spec above.
-    for (const event of events) await this.#deps.events.record(app, event);
+    for (const event of events) await this.#record(app, event);
     await this.#writeStatus(app, status, signal);
   }
 
@@ -173,6 +173,7 @@ export class KasprAppReconciler {
     signal: AbortSignal,
   ): Promise<StepOutcome> {
     const { view, applier } = this.#deps;
+    this.#ensureAdmitted(model.namespace);
     const live = view.child(step.type, model.namespace, step.childName(model.names));
     const context = { model, packagesVolume, live };
     const desired = step.desired(context);
@@ -185,7 +186,18 @@ export class KasprAppReconciler {
   }
 
   async #writeStatus(app: KasprApp, status: KasprAppStatus, signal: AbortSignal): Promise<void> {
+    this.#ensureAdmitted(app.metadata.namespace ?? '');
     await this.#deps.applier.applyStatus(KasprAppResource, app, status, { signal });
+  }
+
+  async #record(app: KasprApp, event: AppEvent): Promise<void> {
+    this.#ensureAdmitted(app.metadata.namespace ?? '');
+    await this.#deps.events.record(app, event);
+  }
+
+  /** Before every request: another worker's reconcile may have learnt meanwhile that the namespace is going. */
+  #ensureAdmitted(namespace: string): void {
+    if (this.#terminatingNamespaces.has(namespace)) throw new NamespaceTerminatingError(namespace);
   }
 
   /** A child the apiserver refused (e.g. an invalid template field): say so on the app, then let the queue retry. */
@@ -199,14 +211,26 @@ export class KasprAppReconciler {
     );
     const changed = readyMessage(previous) !== message || readyReason(previous) !== 'ApplyFailed';
     try {
-      if (changed) await this.#deps.events.record(app, { type: 'Warning', reason: 'ApplyFailed', message });
+      if (changed) await this.#record(app, { type: 'Warning', reason: 'ApplyFailed', message });
       await this.#writeStatus(app, { ...previous, conditions }, signal);
     } catch (statusError) {
-      if (isTransportError(statusError) || isNamespaceTerminating(statusError)) throw statusError;
+      if (endsReconcile(statusError)) throw statusError;
       this.#deps.logger.warn('could not report an apply failure', { error: String(statusError) });
     }
   }
 }
+
+/** Stops a reconcile whose namespace refused another app's write as being deleted. */
+class NamespaceTerminatingError extends Error {
+  constructor(namespace: string) {
+    super(`namespace ${namespace} is being deleted`);
+    this.name = 'NamespaceTerminatingError';
+  }
+}
+
+/** No answer, or a namespace that admits nothing: every later request of the reconcile would fail the same way. */
+const endsReconcile = (error: unknown): boolean =>
+  isTransportError(error) || isNamespaceTerminating(error) || error instanceof NamespaceTerminatingError;
 
 const readyCondition = (status: KasprAppStatus | undefined) =>
   status?.conditions?.find((c) => c.type === ConditionTypes.ready);
