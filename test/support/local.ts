@@ -49,7 +49,7 @@ export async function runLocal(options: LocalOptions, io: CommandIo): Promise<nu
     // The node's private network namespace has no way out: a remote index needs the machine's own network.
     const why =
       options.indexUrl !== undefined
-        ? '--index-url needs the network, which the real node\'s private network namespace does not have'
+        ? "--index-url needs the network, which the real node's private network namespace does not have"
         : prepareRealNode((line) => io.err(`[node] ${line}`));
     if (why === undefined) return runInNetworkNamespace(io);
     io.err(`kasprop local: no real node on this machine (${why}); using the pod simulator`);
