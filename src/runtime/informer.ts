@@ -14,6 +14,7 @@ import type { ConnectivityGate } from './kube/connectivity.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import type { Semaphore } from './semaphore.ts';
 
 export type InformerClient = Pick<KubeClient, 'list' | 'watch'>;
 
@@ -63,6 +64,8 @@ export interface InformerOptions<T extends KubeObject> {
   readonly backoff?: BackoffOptions;
   /** Where a request that got no answer waits for the server (KubeClient.connectivity); without it, the backoff. */
   readonly connectivity?: ConnectivityGate;
+  /** Shared by the informers whose LISTs should not run at once (see semaphore.ts); default: no limit. */
+  readonly listSlots?: Semaphore;
   /** LIST page size; default 500. */
   readonly pageSize?: number;
   readonly clock?: Clock;
@@ -360,7 +363,10 @@ export class Informer<T extends KubeObject> {
 
   /** Lists the loop's scope (paginated, each item prepared), diffs it into the cache, and returns the list's resourceVersion. */
   async #relist(loop: Loop, signal: AbortSignal): Promise<string> {
-    const list = await this.#listAll(loop.namespace, signal);
+    const slots = this.#options.listSlots;
+    const list = await (slots === undefined
+      ? this.#listAll(loop.namespace, signal)
+      : slots.run(() => this.#listAll(loop.namespace, signal)));
     const { resourceVersion } = list.metadata;
     if (resourceVersion === undefined || resourceVersion === '') {
       throw new Error(`list ${this.resource}: the answer has no resourceVersion`);
