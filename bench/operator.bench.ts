@@ -1,10 +1,11 @@
 // The operator at scale on the real control plane: how long 200 KasprApps take to converge, how many mutating
-// requests a steady-state resync sends, and the operator's memory with 1000 KasprApps. The operator runs as the
+// requests a steady-state resync sends, its memory and requests across a 30 s apiserver outage with 200 apps, and
+// its memory with 1000 KasprApps. The operator runs as the
 // image runs it (`npm run build`'s JavaScript, with the Dockerfile's NODE_OPTIONS) in a process of its own, so its
 // RSS is its own; figures come from its /metrics and /proc.
 // No pod simulator: pods stay Pending, so this measures the operator (children, status), not pip.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import { kasprApp } from '../test/support/kasprapps.ts';
 const FIRST_BATCH = 200;
 const TOTAL = 1000;
 const RESYNC_SECONDS = 20;
+const OUTAGE_SECONDS = 30;
 const namespace = 'bench';
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const main = join(repo, 'dist', 'src', 'cli', 'main.js');
@@ -95,6 +97,8 @@ try {
       `(${((after.mutating - before.mutating) / FIRST_BATCH).toFixed(2)} per app; target 0)`,
   );
 
+  await outage(metricsUrl, operator.pid!);
+
   const convergeRest = await createAndConverge(client, FIRST_BATCH, TOTAL);
   console.log(`${TOTAL - FIRST_BATCH} more KasprApps converged in ${convergeRest.toFixed(1)} s`);
   await quiet(metricsUrl);
@@ -120,6 +124,40 @@ try {
   client.close();
   await controlPlane.stop();
   rmSync(root, { recursive: true, force: true });
+}
+
+/**
+ * Kills the kube-apiserver for 30 s under the settled operator: its RSS before (median), at its peak from the kill
+ * until it is quiet again (VmHWM, reset at the kill), and after (median); and what it sent while the server was gone.
+ */
+async function outage(url: string, pid: number): Promise<void> {
+  const steadyBefore = await medianRssMiB(pid, 10);
+  const before = await scrape(url);
+  // Resets VmHWM to the current RSS (proc(5), clear_refs), so the peak is this scenario's own.
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const killed = performance.now();
+  await controlPlane.restartApiServer({ downMs: OUTAGE_SECONDS * 1000, kill: true });
+  const down = (performance.now() - killed) / 1000;
+  const during = await scrape(url);
+  await quiet(url);
+  const recovered = (performance.now() - killed) / 1000 - down;
+  const peak = peakMiB(pid);
+  const steadyAfter = await medianRssMiB(pid, 10);
+  console.log(
+    `apiserver killed for ${OUTAGE_SECONDS} s (down ${down.toFixed(1)} s with its restart) under ${FIRST_BATCH} apps: ` +
+      `${during.requests - before.requests} requests meanwhile (the watches the kill broke included; ${during.unanswered - before.unanswered} unanswered, ` +
+      `${during.mutating - before.mutating} mutating), quiet again ${recovered.toFixed(1)} s after it was back; ` +
+      `RSS steady ${steadyBefore.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB, steady ${steadyAfter.toFixed(0)} MiB after`,
+  );
+}
+
+async function medianRssMiB(pid: number, seconds: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < seconds; i++) {
+    samples.push(rssMiB(pid));
+    await new Promise((done) => setTimeout(done, 1_000));
+  }
+  return [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)] ?? 0;
 }
 
 async function createAndConverge(kube: KubeClient, from: number, to: number): Promise<number> {
@@ -150,6 +188,10 @@ async function createAndConverge(kube: KubeClient, from: number, to: number): Pr
 }
 
 interface Scrape {
+  /** Every request, watches included. */
+  readonly requests: number;
+  /** Requests that got no HTTP answer. */
+  readonly unanswered: number;
   readonly mutating: number;
   readonly reconciles: number;
   readonly heapUsedMiB: number;
@@ -161,6 +203,8 @@ async function scrape(url: string): Promise<Scrape> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const sum = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((total, m) => total + Number(m[1]), 0);
   return {
+    requests: sum(/^kasprop_api_requests_total\{verb="[^"]*",code="[^"]*"\} (\S+)$/gm),
+    unanswered: sum(/^kasprop_api_requests_total\{verb="[^"]*",code="<error>"\} (\S+)$/gm),
     mutating: sum(/^kasprop_api_requests_total\{verb="(?:POST|PUT|PATCH|DELETE)",code="[^"]*"\} (\S+)$/gm),
     reconciles: sum(/^kasprop_reconcile_total\{controller="kasprapp",result="[^"]*"\} (\S+)$/gm),
     heapUsedMiB: sum(/^nodejs_heap_size_used_bytes (\S+)$/gm) / 2 ** 20,

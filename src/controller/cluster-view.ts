@@ -7,6 +7,7 @@ import { managedBy } from '../model/labels.ts';
 import type { KubeClient, KubeObject } from '../runtime/kube/client.ts';
 import { ResourceTypes, type ResourceType } from '../runtime/kube/resources.ts';
 import { dropManagedFields, Informer, objectKey } from '../runtime/informer.ts';
+import { Semaphore } from '../runtime/semaphore.ts';
 import { StringInterner } from '../runtime/string-interning.ts';
 import type { Logger } from '../runtime/logger.ts';
 
@@ -64,7 +65,17 @@ export class ClusterView {
   readonly claimEvents: Informer<Event>;
 
   constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
-    const common = { client, namespaces, logger };
+    // After an apiserver restart every informer relists at the same moment, and a page of StatefulSets or pods (each
+    // repeating the installer in its args) is held raw, as text and parsed, until it is prepared: one LIST at a
+    // time, in pages of 100, keeps that to one small page (npm run bench: the peak RSS across a 30 s outage).
+    const common = {
+      client,
+      namespaces,
+      logger,
+      connectivity: client.connectivity,
+      pageSize: 100,
+      listSlots: new Semaphore(1),
+    };
     this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
     // Every StatefulSet with packages carries the installer's bootstrap and program in its init container's args.
     const interner = new StringInterner();

@@ -1,9 +1,15 @@
-// Records core/v1 Events on a KasprApp, as `kubectl describe kasprapp` shows them. Events are best effort: a
-// failure to record one is logged and never fails a reconcile.
-import { randomBytes } from 'node:crypto';
+// Records core/v1 Events on a KasprApp, as `kubectl describe kasprapp` shows them, exactly once per transition.
+// Every event the operator records derives from the app's state (events.ts): the reconciler records it before the
+// status write that marks the transition, so a reconcile that fails in between (or an operator that dies there)
+// leaves the transition to be derived again by the next one. The event's name is derived too, from the app, the
+// status it was derived from and the event itself: recording it again is a 409 AlreadyExists, which means done.
+// That also covers a create the apiserver committed but whose answer never came.
+// A failure other than "no answer" or "namespace being deleted" (which stop the reconcile) is logged, not thrown:
+// an event the apiserver refuses for good must not hold the status back.
+import { createHash } from 'node:crypto';
 import type { Event } from 'kubernetes-types/core/v1.js';
 import type { KasprApp } from '../api/types.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import { isConflict, isNamespaceTerminating, isTransportError, type KubeClient } from '../runtime/kube/client.ts';
 import { ResourceTypes } from '../runtime/kube/resources.ts';
 import type { Logger } from '../runtime/logger.ts';
 import type { AppEvent } from './events.ts';
@@ -35,7 +41,7 @@ export class EventRecorder {
     const body: Event = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${app.metadata.name}.${randomBytes(8).toString('hex')}`, namespace },
+      metadata: { name: eventName(app, event), namespace },
       involvedObject: {
         apiVersion: app.apiVersion,
         kind: app.kind,
@@ -57,7 +63,21 @@ export class EventRecorder {
     try {
       await this.#client.create(ResourceTypes.CoreEvent, body);
     } catch (error) {
+      if (isConflict(error)) return;
+      if (isTransportError(error) || isNamespaceTerminating(error)) throw error;
       this.#logger.warn('could not record an event', { reason: event.reason, error: String(error) });
     }
   }
+}
+
+/**
+ * The same for every reconcile that derives this event from this state of the app: its uid, the status the
+ * transition was derived from (a status write changes it, so a later transition of the same kind gets a new name)
+ * and the event.
+ */
+export function eventName(app: KasprApp, event: AppEvent): string {
+  const digest = createHash('sha256')
+    .update(JSON.stringify([app.metadata.uid ?? '', app.status ?? null, event.type, event.reason, event.message]))
+    .digest('hex');
+  return `${app.metadata.name}.${digest.slice(0, 16)}`;
 }

@@ -1,14 +1,16 @@
 // Wires the KasprApp controller onto the runtime: informers run from the start (a warm standby takes over with
 // full caches), workers run only while this instance leads, and /readyz reports ready once the caches are synced.
 import type { Registry } from 'prom-client';
+import type { KasprApp } from '../api/types.ts';
+import { validateKasprApp } from '../api/validation.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
 import { Applier } from '../runtime/applier.ts';
 import { startHttpServer, type RuntimeHttpServer } from '../runtime/http-server.ts';
-import type { KubeClient } from '../runtime/kube/client.ts';
+import { isTransportError, type KubeClient } from '../runtime/kube/client.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
-import { runWorkers, WorkQueue } from '../runtime/workqueue.ts';
+import { runWorkers, WorkQueue, type Lane } from '../runtime/workqueue.ts';
 import { ClusterView } from './cluster-view.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { InstallLedger } from './install-ledger.ts';
@@ -16,6 +18,17 @@ import { PackageMetrics } from './package-metrics.ts';
 import { KasprAppReconciler } from './reconciler.ts';
 
 export const controllerName = 'kasprapp';
+
+// Cached app objects are replaced, never mutated, on every change: the verdict of one object holds for its life.
+const validity = new WeakMap<KasprApp, boolean>();
+function isValid(app: KasprApp): boolean {
+  let valid = validity.get(app);
+  if (valid === undefined) {
+    valid = validateKasprApp(app).ok;
+    validity.set(app, valid);
+  }
+  return valid;
+}
 
 export interface LeaderElectionSettings {
   readonly namespace: string;
@@ -58,7 +71,13 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
     logger,
   });
   let queue: WorkQueue | undefined;
-  view.onChange((key) => queue?.add(key));
+  // An invalid spec is judged without any request: it takes the urgent lane, so its condition and event come within
+  // seconds however long the queue of valid apps is.
+  const laneOf = (key: string): Lane => {
+    const app = view.apps.getByKey(key);
+    return app !== undefined && !isValid(app) ? 'urgent' : 'normal';
+  };
+  view.onChange((key) => queue?.add(key, laneOf(key)));
   for (const informer of view.informers) runtimeMetrics.watchInformer(informer);
   view.start();
 
@@ -88,14 +107,19 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       logger,
     });
     queue = new WorkQueue({ metrics: runtimeMetrics.workQueue(controllerName) });
-    for (const app of view.apps.list()) queue.add(`${app.metadata.namespace ?? ''}/${app.metadata.name}`);
+    for (const app of view.apps.list()) {
+      queue.add(`${app.metadata.namespace ?? ''}/${app.metadata.name}`, isValid(app) ? 'normal' : 'urgent');
+    }
     logger.info('reconciling', { apps: view.apps.list().length, workers: options.workers });
     const observe = runtimeMetrics.reconcileObserver(controllerName);
     try {
       await runWorkers(queue, options.workers, (key, s) => reconciler.reconcile(key, s), signal, {
+        connectivity: client.connectivity,
         onResult: (outcome) => {
           observe(outcome);
-          if (outcome.result === 'error') {
+          if (outcome.result === 'error' && isTransportError(outcome.error)) {
+            logger.warn('apiserver unreachable; every worker waits until it answers', { app: outcome.key });
+          } else if (outcome.result === 'error') {
             logger.warn('reconcile failed; retrying with backoff', { app: outcome.key, error: String(outcome.error) });
           }
         },

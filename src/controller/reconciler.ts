@@ -9,6 +9,7 @@ import { validateKasprApp } from '../api/validation.ts';
 import { resolveApp, type AppModel } from '../model/app-model.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
 import type { Applier } from '../runtime/applier.ts';
+import { isNamespaceTerminating, isTransportError } from '../runtime/kube/client.ts';
 import { ResourceTypes } from '../runtime/kube/resources.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { invalidStatus, validStatus } from './app-status.ts';
@@ -45,6 +46,8 @@ export type StepOutcome = 'created' | 'patched' | 'unchanged' | 'deleted';
 export class KasprAppReconciler {
   readonly #deps: ReconcilerDeps;
   readonly #now: () => Date;
+  /** Namespaces that refused a write as being deleted; forgotten once their last app is gone. */
+  readonly #terminatingNamespaces = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
     this.#deps = deps;
@@ -59,9 +62,28 @@ export class KasprAppReconciler {
       // Deleted: the garbage collector removes the children; only our own memory of the app is left to drop.
       ledger.forget(key);
       metrics.forget(namespace, name);
+      // The last app of a namespace being deleted is gone: a namespace created later under that name is a new one.
+      if (view.apps.list(namespace).length === 0) this.#terminatingNamespaces.delete(namespace);
       return;
     }
     if (app.metadata.deletionTimestamp !== undefined) return;
+    // A namespace being deleted admits no new object, ever: its apps are about to go with it.
+    if (this.#terminatingNamespaces.has(namespace)) return;
+    try {
+      await this.#reconcileApp(key, app, signal);
+    } catch (error) {
+      if (error instanceof NamespaceTerminatingError) return;
+      if (!isNamespaceTerminating(error)) throw error;
+      this.#terminatingNamespaces.add(namespace);
+      this.#deps.logger.info('namespace is being deleted; its apps are not reconciled any more', {
+        app: key,
+        error: String(error),
+      });
+    }
+  }
+
+  async #reconcileApp(key: string, app: KasprApp, signal: AbortSignal): Promise<void> {
+    const { view } = this.#deps;
     const logger = this.#deps.logger.child({ app: key });
 
     const validation = validateKasprApp(app);
@@ -72,8 +94,10 @@ export class KasprAppReconciler {
       logger.warn('invalid spec; children left as they are', { errors: messages });
       const becameInvalid =
         readyReason(app.status) !== 'InvalidSpec' || readyMessage(app.status) !== readyMessage(status);
+      // The event first: until the status shows the transition, every reconcile derives it again, and the
+      // recorder's name for it makes a second recording a no-op (event-recorder.ts).
+      if (becameInvalid) await this.#record(app, invalidSpecEvent(messages));
       await this.#writeStatus(app, status, signal);
-      if (becameInvalid) await this.#deps.events.record(app, invalidSpecEvent(messages));
       return;
     }
 
@@ -95,7 +119,7 @@ export class KasprAppReconciler {
       try {
         outcome = await this.#runStep(step, model, packagesVolume, warnings, signal);
       } catch (error) {
-        if (signal.aborted) throw error;
+        if (signal.aborted || endsReconcile(error)) throw error;
         failures.push(`${step.childName(model.names)}: ${error instanceof Error ? error.message : String(error)}`);
         continue;
       }
@@ -136,8 +160,9 @@ export class KasprAppReconciler {
       ...packagesDisabledEvents(app.status, status),
       ...fallbackEvents(app.status, status),
     );
+    // Events before the status that marks their transitions: see the invalid spec above.
+    for (const event of events) await this.#record(app, event);
     await this.#writeStatus(app, status, signal);
-    for (const event of events) await this.#deps.events.record(app, event);
   }
 
   async #runStep(
@@ -148,6 +173,7 @@ export class KasprAppReconciler {
     signal: AbortSignal,
   ): Promise<StepOutcome> {
     const { view, applier } = this.#deps;
+    this.#ensureAdmitted(model.namespace);
     const live = view.child(step.type, model.namespace, step.childName(model.names));
     const context = { model, packagesVolume, live };
     const desired = step.desired(context);
@@ -160,7 +186,18 @@ export class KasprAppReconciler {
   }
 
   async #writeStatus(app: KasprApp, status: KasprAppStatus, signal: AbortSignal): Promise<void> {
+    this.#ensureAdmitted(app.metadata.namespace ?? '');
     await this.#deps.applier.applyStatus(KasprAppResource, app, status, { signal });
+  }
+
+  async #record(app: KasprApp, event: AppEvent): Promise<void> {
+    this.#ensureAdmitted(app.metadata.namespace ?? '');
+    await this.#deps.events.record(app, event);
+  }
+
+  /** Before every request: another worker's reconcile may have learnt meanwhile that the namespace is going. */
+  #ensureAdmitted(namespace: string): void {
+    if (this.#terminatingNamespaces.has(namespace)) throw new NamespaceTerminatingError(namespace);
   }
 
   /** A child the apiserver refused (e.g. an invalid template field): say so on the app, then let the queue retry. */
@@ -174,13 +211,26 @@ export class KasprAppReconciler {
     );
     const changed = readyMessage(previous) !== message || readyReason(previous) !== 'ApplyFailed';
     try {
+      if (changed) await this.#record(app, { type: 'Warning', reason: 'ApplyFailed', message });
       await this.#writeStatus(app, { ...previous, conditions }, signal);
-      if (changed) await this.#deps.events.record(app, { type: 'Warning', reason: 'ApplyFailed', message });
     } catch (statusError) {
+      if (endsReconcile(statusError)) throw statusError;
       this.#deps.logger.warn('could not report an apply failure', { error: String(statusError) });
     }
   }
 }
+
+/** Stops a reconcile whose namespace refused another app's write as being deleted. */
+class NamespaceTerminatingError extends Error {
+  constructor(namespace: string) {
+    super(`namespace ${namespace} is being deleted`);
+    this.name = 'NamespaceTerminatingError';
+  }
+}
+
+/** No answer, or a namespace that admits nothing: every later request of the reconcile would fail the same way. */
+const endsReconcile = (error: unknown): boolean =>
+  isTransportError(error) || isNamespaceTerminating(error) || error instanceof NamespaceTerminatingError;
 
 const readyCondition = (status: KasprAppStatus | undefined) =>
   status?.conditions?.find((c) => c.type === ConditionTypes.ready);

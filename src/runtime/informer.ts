@@ -5,12 +5,16 @@
 // - 410 Gone (the resourceVersion was compacted away) relists, and the relist is DIFFED against the cache, so an
 //   object deleted while we were disconnected produces a delete, not a silently stale cache entry;
 // - a watchdog restarts a watch that has been silent too long (a half-open connection gives no error at all);
-// - periodic resync re-delivers every cached object, the safety net of a level-triggered controller.
+// - periodic resync re-delivers every cached object, the safety net of a level-triggered controller;
+// - while the apiserver does not answer at all, the informer waits for the client's connectivity probe instead of
+//   retrying on its own, and relists as soon as the server answers again, not at the end of a grown backoff.
 import type { KubeClient, KubeObject, ObjectList, Query, WatchEvent } from './kube/client.ts';
-import { isGone } from './kube/client.ts';
+import { isGone, isTransportError } from './kube/client.ts';
+import type { ConnectivityGate } from './kube/connectivity.ts';
 import { resourcePath, type ResourceType } from './kube/resources.ts';
 import { sleep, systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { silentLogger, type Logger } from './logger.ts';
+import type { Semaphore } from './semaphore.ts';
 
 export type InformerClient = Pick<KubeClient, 'list' | 'watch'>;
 
@@ -58,6 +62,10 @@ export interface InformerOptions<T extends KubeObject> {
    */
   readonly watchSilenceMs?: number;
   readonly backoff?: BackoffOptions;
+  /** Where a request that got no answer waits for the server (KubeClient.connectivity); without it, the backoff. */
+  readonly connectivity?: ConnectivityGate;
+  /** Shared by the informers whose LISTs should not run at once (see semaphore.ts); default: no limit. */
+  readonly listSlots?: Semaphore;
   /** LIST page size; default 500. */
   readonly pageSize?: number;
   readonly clock?: Clock;
@@ -321,6 +329,14 @@ export class Informer<T extends KubeObject> {
           }
         }
         if (error instanceof WatchSilentError) this.#stats.watchdogRestarts++;
+        const connectivity = this.#options.connectivity;
+        if (isTransportError(error) && connectivity !== undefined && !connectivity.reachable) {
+          // The probe is the backoff: one request per delay for the whole client, whatever the number of informers.
+          this.#stats.failures++;
+          this.#logger.warn('apiserver unreachable; waiting for it to answer', { namespace: loop.namespace, error });
+          await connectivity.whenReachable(signal);
+          continue;
+        }
         const delay = backoffDelayMs(
           loop.failures,
           this.#options.backoff?.initialMs ?? 800,
@@ -345,9 +361,12 @@ export class Informer<T extends KubeObject> {
     return this.#stop.signal.aborted;
   }
 
-  /** Lists the loop's scope (paginated), diffs it into the cache, and returns the list's resourceVersion. */
+  /** Lists the loop's scope (paginated, each item prepared), diffs it into the cache, and returns the list's resourceVersion. */
   async #relist(loop: Loop, signal: AbortSignal): Promise<string> {
-    const list = await this.#listAll(loop.namespace, signal);
+    const slots = this.#options.listSlots;
+    const list = await (slots === undefined
+      ? this.#listAll(loop.namespace, signal)
+      : slots.run(() => this.#listAll(loop.namespace, signal)));
     const { resourceVersion } = list.metadata;
     if (resourceVersion === undefined || resourceVersion === '') {
       throw new Error(`list ${this.resource}: the answer has no resourceVersion`);
@@ -357,10 +376,7 @@ export class Informer<T extends KubeObject> {
       loop.namespace === undefined
         ? this.#cache
         : new Map(this.byIndex(namespaceIndex, loop.namespace).map((object) => [objectKey(object), object]));
-    const diff = diffRelist(
-      scope,
-      list.items.map((item) => this.#prepare(item)),
-    );
+    const diff = diffRelist(scope, list.items);
     for (const object of diff.deleted) {
       this.#remove(objectKey(object));
       this.#emit((h) => h.onDelete?.(object));
@@ -401,10 +417,15 @@ export class Informer<T extends KubeObject> {
         );
       } catch (error) {
         // The continue token expired mid-list (compaction): the only consistent answer left is one unpaged list.
-        if (next !== undefined && isGone(error)) return this.#client.list<T>(this.type, base, signal);
+        if (next !== undefined && isGone(error)) {
+          const whole = await this.#client.list<T>(this.type, base, signal);
+          return { metadata: whole.metadata, items: whole.items.map((item) => this.#prepare(item)) };
+        }
         throw error;
       }
-      items.push(...page.items);
+      // Prepared page by page: a relist (after an apiserver restart, every informer at once) then holds the slim
+      // objects beside the cache, not every raw page with its managedFields until the last one arrives.
+      for (const item of page.items) items.push(this.#prepare(item));
       next = page.metadata.continue || undefined;
       if (next === undefined) return { metadata: { resourceVersion: page.metadata.resourceVersion }, items };
     }

@@ -3,8 +3,13 @@
 // - a key is queued at most once however often it is added (events for one object collapse into one reconcile);
 // - a key is never handed to two workers at once: a key added while it is being processed is marked dirty and
 //   queued again when the worker calls `done`, so the change that arrived mid-reconcile is never lost;
-// - failures back off per key, exponentially, so one broken object cannot starve the others.
+// - failures back off per key, exponentially, so one broken object cannot starve the others;
+// - an urgent lane is handed out before the normal one, for work that must not wait behind a backlog (a bad spec
+//   is reported within seconds, whatever else is queued);
+// - workers stop taking keys while the apiserver does not answer, and the key that found out is not blamed for it.
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { isTransportError } from './kube/client.ts';
+import type { ConnectivityGate } from './kube/connectivity.ts';
 
 /** Decides how long a key waits before its next retry, from how often it has failed. */
 export interface RateLimiter {
@@ -67,14 +72,26 @@ export interface WorkQueueOptions {
   readonly metrics?: WorkQueueMetrics;
 }
 
+/** Keys of the urgent lane are handed out before any key of the normal one. */
+export type Lane = 'urgent' | 'normal';
+
+/** One lane's keys in order. An entry is stale (skipped) once its key was taken, or moved to the urgent lane. */
+interface LaneQueue {
+  readonly entries: string[];
+  head: number;
+}
+
 export class WorkQueue {
-  /** Keys ready to be handed out, in order. Every key here is also in #dirty. */
-  readonly #queue: string[] = [];
-  #head = 0;
+  /** Keys ready to be handed out, per lane. */
+  readonly #lanes: Record<Lane, LaneQueue> = { urgent: { entries: [], head: 0 }, normal: { entries: [], head: 0 } };
+  /** The lane each ready key is queued in; its size is the queue's length. Every key here is also in #dirty. */
+  readonly #queued = new Map<string, Lane>();
   /** Keys that need processing: queued, or added again while being processed. */
   readonly #dirty = new Set<string>();
   /** Keys a worker holds between `get` and `done`. */
   readonly #processing = new Set<string>();
+  /** Keys added urgently while being processed: queued in the urgent lane when their worker is done. */
+  readonly #urgentWhenDone = new Set<string>();
   /** Delayed adds: each key waits at most once, for the earliest time asked. */
   readonly #waiting = new Map<string, { readonly at: number; readonly timer: TimerHandle }>();
   readonly #getters: ((key: string | undefined) => void)[] = [];
@@ -90,13 +107,23 @@ export class WorkQueue {
     this.#metrics = metrics;
   }
 
-  /** Queues `key` unless it is already queued; a key being processed is queued again once its worker is done. */
-  add(key: string): void {
-    if (this.#shuttingDown || this.#dirty.has(key)) return;
+  /**
+   * Queues `key` unless it is already queued; a key being processed is queued again once its worker is done.
+   * An urgent add of a key queued in the normal lane moves it to the urgent lane.
+   */
+  add(key: string, lane: Lane = 'normal'): void {
+    if (this.#shuttingDown) return;
+    if (this.#dirty.has(key)) {
+      if (lane === 'urgent') this.#promote(key);
+      return;
+    }
     this.#dirty.add(key);
     this.#metrics?.added();
-    if (this.#processing.has(key)) return;
-    this.#queue.push(key);
+    if (this.#processing.has(key)) {
+      if (lane === 'urgent') this.#urgentWhenDone.add(key);
+      return;
+    }
+    this.#enqueue(key, lane);
     this.#handOut();
   }
 
@@ -140,7 +167,7 @@ export class WorkQueue {
 
   /** Keys ready to be handed out (not counting keys being processed or waiting for a delayed add). */
   get length(): number {
-    return this.#queue.length - this.#head;
+    return this.#queued.size;
   }
 
   get shuttingDown(): boolean {
@@ -165,8 +192,9 @@ export class WorkQueue {
   /** Releases a key taken with `get`; if it was added meanwhile, it is queued again. */
   done(key: string): void {
     if (!this.#processing.delete(key)) return;
+    const lane: Lane = this.#urgentWhenDone.delete(key) ? 'urgent' : 'normal';
     if (this.#dirty.has(key) && !this.#shuttingDown) {
-      this.#queue.push(key);
+      this.#enqueue(key, lane);
       this.#handOut();
     }
     if (this.#processing.size === 0) this.#drained.splice(0).forEach((resolve) => resolve());
@@ -185,8 +213,12 @@ export class WorkQueue {
       this.#shuttingDown = true;
       for (const { timer } of this.#waiting.values()) this.#clock.clearTimeout(timer);
       this.#waiting.clear();
-      this.#queue.length = 0;
-      this.#head = 0;
+      for (const lane of Object.values(this.#lanes)) {
+        lane.entries.length = 0;
+        lane.head = 0;
+      }
+      this.#queued.clear();
+      this.#urgentWhenDone.clear();
       this.#metrics?.depth(0);
       this.#getters.splice(0).forEach((resolve) => resolve(undefined));
     }
@@ -202,18 +234,47 @@ export class WorkQueue {
     this.#metrics?.depth(this.length);
   }
 
-  #take(): string {
-    const key = this.#queue[this.#head] as string;
-    this.#head++;
-    // Compact now and then instead of shifting on every take, which is O(n) per key.
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
+  #enqueue(key: string, lane: Lane): void {
+    this.#queued.set(key, lane);
+    this.#lanes[lane].entries.push(key);
+  }
+
+  #promote(key: string): void {
+    const lane = this.#queued.get(key);
+    if (lane === undefined) {
+      // Dirty but not queued: it is being processed, and goes to the urgent lane once done.
+      this.#urgentWhenDone.add(key);
+    } else if (lane === 'normal') {
+      // Its entry in the normal lane becomes stale and is skipped when reached.
+      this.#enqueue(key, 'urgent');
     }
+  }
+
+  /** The next ready key: the urgent lane first. Only called when `length > 0`. */
+  #take(): string {
+    const key = this.#next('urgent') ?? this.#next('normal');
+    if (key === undefined) throw new Error('the work queue has no ready key');
+    this.#queued.delete(key);
     this.#dirty.delete(key);
     this.#processing.add(key);
     this.#metrics?.depth(this.length);
     return key;
+  }
+
+  /** Pops the lane's first entry that is still its key's place in the queue. */
+  #next(name: Lane): string | undefined {
+    const lane = this.#lanes[name];
+    while (lane.head < lane.entries.length) {
+      const key = lane.entries[lane.head] as string;
+      lane.head++;
+      // Compact now and then instead of shifting on every take, which is O(n) per key.
+      if (lane.head > 1024 && lane.head * 2 > lane.entries.length) {
+        lane.entries.splice(0, lane.head);
+        lane.head = 0;
+      }
+      if (this.#queued.get(key) === name) return key;
+    }
+    return undefined;
   }
 }
 
@@ -243,6 +304,11 @@ export interface RunWorkersOptions {
   /** Called after every handler run: metrics and logs hang here. */
   readonly onResult?: (outcome: WorkerOutcome) => void;
   readonly clock?: Clock;
+  /**
+   * The apiserver's reachability (KubeClient.connectivity). While it does not answer, no worker starts a key; a
+   * handler that failed because it got no answer has its key queued again without a backoff of its own.
+   */
+  readonly connectivity?: ConnectivityGate;
 }
 
 /**
@@ -250,6 +316,8 @@ export interface RunWorkersOptions {
  * A handler that throws is retried with `addRateLimited`; one that succeeds gets `forget`; one that returns
  * `{ requeueAfter }` gets `forget` and `addAfter` (controller-runtime's semantics: a planned requeue is not a
  * failure and must not grow the backoff).
+ *
+ * With `connectivity`, a worker holds its next key until the apiserver answers (see RunWorkersOptions).
  *
  * When `signal` aborts the queue is shut down; `handler` sees the same signal, so it can abandon its requests.
  * Resolves once every worker has finished its current key.
@@ -259,7 +327,7 @@ export async function runWorkers(
   count: number,
   handler: Handler,
   signal: AbortSignal,
-  { onResult, clock = systemClock }: RunWorkersOptions = {},
+  { onResult, clock = systemClock, connectivity }: RunWorkersOptions = {},
 ): Promise<void> {
   const stop = (): void => void queue.shutDown();
   if (signal.aborted) stop();
@@ -269,6 +337,10 @@ export async function runWorkers(
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
+      if (connectivity !== undefined && !(await connectivity.whenReachable(signal))) {
+        queue.done(key);
+        return;
+      }
       const started = clock.now();
       let outcome: WorkerOutcome;
       try {
@@ -283,7 +355,9 @@ export async function runWorkers(
           outcome = { key, result: 'success', durationMs: clock.now() - started };
         }
       } catch (error) {
-        queue.addRateLimited(key);
+        // The whole controller waits for the server (above); the key itself did nothing wrong.
+        if (connectivity !== undefined && isTransportError(error)) queue.add(key);
+        else queue.addRateLimited(key);
         outcome = { key, result: 'error', durationMs: clock.now() - started, error };
       } finally {
         queue.done(key);

@@ -54,10 +54,11 @@ export interface ControlPlane {
   /** A new admin client; the caller closes it. */
   client(options?: ClientOptions): KubeClient;
   /**
-   * Stops the kube-apiserver (SIGTERM), keeps it down for `downMs`, starts it again on the same port and waits
-   * until it is ready: clients see refused connections, then a server whose watches start over.
+   * Stops the kube-apiserver (SIGTERM, or SIGKILL with `kill`: no graceful end of watches), keeps it down for
+   * `downMs`, starts it again on the same port and waits until it is ready: clients see refused connections, then a
+   * server whose watches start over.
    */
-  restartApiServer(options?: { downMs?: number }): Promise<void>;
+  restartApiServer(options?: { downMs?: number; kill?: boolean }): Promise<void>;
   /** Stops the components (SIGTERM, then SIGKILL after a deadline) and, unless told otherwise, removes rootDir. */
   stop(options?: { removeFiles?: boolean }): Promise<void>;
 }
@@ -328,13 +329,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       versions,
       startSeconds,
       client: (clientOptions) => new KubeClient(loadKubeConfigFile(kubeconfigPath), clientOptions),
-      restartApiServer: async ({ downMs = 1_000 } = {}) => {
+      restartApiServer: async ({ downMs = 1_000, kill = false } = {}) => {
         const index = components.findIndex((c) => c.name === 'kube-apiserver');
         const current = components[index];
         if (current === undefined) throw new Error('the kube-apiserver is not running');
         restarting.add(current.name);
         try {
-          await current.process.terminate(stopGraceMs);
+          if (kill) {
+            current.process.child.kill('SIGKILL');
+            await current.process.exited;
+          } else {
+            await current.process.terminate(stopGraceMs);
+          }
           components.splice(index, 1);
           await new Promise((done) => setTimeout(done, downMs));
           await startApiServer();

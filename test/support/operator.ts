@@ -10,10 +10,15 @@ import { createLogger, type LogLevel } from '../../src/runtime/logger.ts';
 import { RuntimeMetrics } from '../../src/runtime/metrics.ts';
 import type { Cluster } from './integration.ts';
 
+/** A request the operator sent, with when its answer (or failure) came, on `performance.now()`'s clock. */
+export interface TimedRequest extends RequestInfo {
+  readonly endedAt: number;
+}
+
 export interface TestOperator {
-  readonly requests: readonly RequestInfo[];
+  readonly requests: readonly TimedRequest[];
   /** Requests that change something: every verb but GET (watches are GETs). */
-  mutatingRequests(): RequestInfo[];
+  mutatingRequests(): TimedRequest[];
   readonly registry: Registry;
   readonly running: RunningOperator;
   metrics(): Promise<string>;
@@ -36,12 +41,12 @@ export interface TestOperatorOptions {
 }
 
 export async function startTestOperator(cluster: Cluster, options: TestOperatorOptions): Promise<TestOperator> {
-  const requests: RequestInfo[] = [];
+  const requests: TimedRequest[] = [];
   const registry = new Registry();
   const runtimeMetrics = new RuntimeMetrics(registry);
   const client = new KubeClient(options.kubeConfig ?? loadKubeConfigFile(cluster.kubeconfigPath), {
     onRequest: (info) => {
-      requests.push(info);
+      requests.push({ ...info, endedAt: performance.now() });
       runtimeMetrics.observeRequest(info);
     },
   });

@@ -12,12 +12,14 @@ import {
 } from '../../src/runtime/informer.ts';
 import {
   KubeApiError,
+  KubeTransportError,
   type ListOptions,
   type ObjectList,
   type Query,
   type WatchEvent,
 } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, type ResourceType } from '../../src/runtime/kube/resources.ts';
+import { ApiConnectivity } from '../../src/runtime/kube/connectivity.ts';
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -370,6 +372,27 @@ describe('Informer', () => {
     await clock.advance(750);
     await waitFor(() => server.streams.size === 1, 'the watch again, after the base delay');
     await informer.stop();
+  });
+
+  test('while the server does not answer it waits for the connectivity probe, and relists the moment it answers', async () => {
+    const clock = new ManualClock();
+    // The probe never gets an answer here; the test reports the server's return itself, as any answered request would.
+    const connectivity = new ApiConnectivity({ clock, probe: () => Promise.resolve() });
+    const { server, informer } = setup({ clock, connectivity, backoff: { initialMs: 1000, maxMs: 30_000 } });
+    const refused = (): Error => {
+      connectivity.unreachable();
+      return new KubeTransportError({ verb: 'GET', path: '/api/v1/configmaps' }, new Error('connect ECONNREFUSED'));
+    };
+    server.listErrors.push(refused());
+    informer.start();
+    await waitFor(() => informer.stats().failures === 1, 'the refused list');
+    await clock.advance(60_000);
+    assert.equal(server.lists.length, 1, 'no list of its own while the server is unreachable');
+    connectivity.answered();
+    assert.equal(await informer.waitForSync(), true, 'relisted at once, without waiting out a backoff');
+    assert.equal(server.lists.length, 2);
+    await informer.stop();
+    connectivity.close();
   });
 
   test('410 Gone relists at once, and the relist diff misses no delete made while disconnected', async () => {

@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/runtime/clock.ts';
+import { KubeTransportError } from '../../src/runtime/kube/client.ts';
+import { ApiConnectivity } from '../../src/runtime/kube/connectivity.ts';
 import {
   ExponentialRateLimiter,
   exponentialBackoffMs,
@@ -163,6 +165,30 @@ describe('work queue', () => {
     assert.equal(depth, 1);
   });
 
+  test('the urgent lane is handed out first, and an urgent add moves a queued key there', async () => {
+    const queue = new WorkQueue();
+    for (const key of ['a', 'b', 'c', 'd']) queue.add(key);
+    queue.add('bad', 'urgent');
+    queue.add('c', 'urgent');
+    queue.add('c');
+    assert.equal(queue.length, 5, 'a moved key is counted once');
+    const order: string[] = [];
+    for (let i = 0; i < 5; i++) order.push((await queue.get())!);
+    assert.equal(queue.length, 0);
+    assert.deepEqual(order, ['bad', 'c', 'a', 'b', 'd'], 'c is handed out once, from the urgent lane');
+  });
+
+  test('a key added urgently while processing goes to the urgent lane when done', async () => {
+    const queue = new WorkQueue();
+    queue.add('bad');
+    assert.equal(await queue.get(), 'bad');
+    queue.add('a');
+    queue.add('bad', 'urgent');
+    queue.done('bad');
+    assert.equal(await queue.get(), 'bad');
+    assert.equal(await queue.get(), 'a');
+  });
+
   test('keeps order across many keys (the head index compacts)', async () => {
     const queue = new WorkQueue();
     for (let i = 0; i < 5000; i++) queue.add(`k${i}`);
@@ -288,6 +314,59 @@ describe('runWorkers', () => {
     controller.abort();
     await workers;
     assert.equal(clock.pending, 0, 'shutdown cancelled the pending requeue');
+  });
+
+  test('no answer from the apiserver: every worker waits for the probe, and the key is not backed off', async () => {
+    const clock = new ManualClock();
+    let serverUp = false;
+    const probes: boolean[] = [];
+    // The probe's stand-in for a GET: answers (reports `answered`) only once the test says the server is up.
+    const connectivity: ApiConnectivity = new ApiConnectivity({
+      clock,
+      backoff: { initialMs: 100, maxMs: 400 },
+      probe: () => {
+        probes.push(serverUp);
+        if (serverUp) connectivity.answered();
+        return Promise.resolve();
+      },
+    });
+    const queue = new WorkQueue({ clock });
+    const controller = new AbortController();
+    const outcomes: WorkerOutcome[] = [];
+    const handled: string[] = [];
+    const workers = runWorkers(
+      queue,
+      2,
+      (key) => {
+        handled.push(key);
+        if (!serverUp) {
+          connectivity.unreachable();
+          throw new KubeTransportError({ verb: 'PATCH', path: `/${key}` }, new Error('connect ECONNREFUSED'));
+        }
+        return undefined;
+      },
+      controller.signal,
+      { clock, connectivity, onResult: (outcome) => outcomes.push(outcome) },
+    );
+    for (const key of ['a', 'b', 'c']) queue.add(key);
+    await waitFor(() => outcomes.length === 2, 'the two reconciles in flight to fail');
+    assert.equal(connectivity.reachable, false);
+    await clock.advance(100 + 200 + 400 + 400);
+    assert.deepEqual(probes, [false, false, false, false], 'one probe per backoff step, capped at 400 ms');
+    assert.equal(handled.length, 2, 'no reconcile starts while the server does not answer');
+    assert.equal(queue.numRequeues('a') + queue.numRequeues('b'), 0, 'the keys are not backed off');
+
+    serverUp = true;
+    await clock.advance(400);
+    await waitFor(() => outcomes.length === 5, 'every key reconciled once the server answers');
+    assert.deepEqual(
+      outcomes.slice(2).map((o) => o.result),
+      ['success', 'success', 'success'],
+    );
+    assert.deepEqual([...handled].sort(), ['a', 'a', 'b', 'b', 'c']);
+    controller.abort();
+    await workers;
+    connectivity.close();
   });
 
   test('abort lets the current handler finish, with the signal aborted, and then resolves', async () => {

@@ -6,6 +6,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { ObjectMeta, Status } from 'kubernetes-types/meta/v1.js';
 import type { KubeConfig } from './config.ts';
+import { ApiConnectivity, type ConnectivityBackoff } from './connectivity.ts';
 import { resourcePath, type ResourceType } from './resources.ts';
 
 export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -70,6 +71,26 @@ export class KubeApiError extends Error {
   }
 }
 
+/**
+ * A request that got no HTTP answer: refused, reset, or none within its deadline. Not an abort: a request its
+ * caller aborted fails with the abort reason, as before.
+ */
+export class KubeTransportError extends Error {
+  constructor(options: RequestOptions, cause: unknown) {
+    super(`${options.verb} ${options.path}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'KubeTransportError';
+  }
+}
+
+export const isTransportError = (error: unknown): boolean => error instanceof KubeTransportError;
+
+/** A write refused because its namespace is being deleted: it will never be admitted again. */
+export const isNamespaceTerminating = (error: unknown): boolean =>
+  error instanceof KubeApiError &&
+  error.status === 403 &&
+  ((error.details?.causes ?? []).some((c) => c.reason === 'NamespaceTerminating') ||
+    error.message.includes('because it is being terminated'));
+
 export const isNotFound = (error: unknown): boolean => error instanceof KubeApiError && error.status === 404;
 export const isConflict = (error: unknown): boolean => error instanceof KubeApiError && error.status === 409;
 export const isGone = (error: unknown): boolean => error instanceof KubeApiError && error.status === 410;
@@ -92,6 +113,8 @@ export interface ClientOptions {
   readonly userAgent?: string;
   readonly requestTimeoutMs?: number;
   readonly onRequest?: (info: RequestInfo) => void;
+  /** How often the server is probed while it does not answer; see connectivity.ts. */
+  readonly connectivityBackoff?: ConnectivityBackoff;
 }
 
 const defaultTimeoutMs = 30_000;
@@ -101,10 +124,17 @@ export class KubeClient {
   readonly #agent: http.Agent;
   readonly #secure: boolean;
   readonly #options: ClientOptions;
+  /** Whether the server answers; every request reports to it, and it probes while the server does not. */
+  readonly connectivity: ApiConnectivity;
 
   constructor(config: KubeConfig, options: ClientOptions = {}) {
     this.config = config;
     this.#options = options;
+    this.connectivity = new ApiConnectivity({
+      // Open to every client, authenticated or not (system:public-info-viewer), and cheap.
+      probe: (signal) => this.request({ verb: 'GET', path: '/readyz', signal, timeoutMs: 5_000 }),
+      backoff: options.connectivityBackoff,
+    });
     this.#secure = config.server.startsWith('https:');
     const agentOptions = { keepAlive: true, maxSockets: 64 };
     this.#agent = this.#secure
@@ -120,6 +150,7 @@ export class KubeClient {
 
   /** Closes idle keep-alive sockets so the process can exit. */
   close(): void {
+    this.connectivity.close();
     this.#agent.destroy();
   }
 
@@ -133,7 +164,9 @@ export class KubeClient {
    */
   async exchange<T>(options: RequestOptions): Promise<Exchange<T>> {
     const { response, started } = await this.#send(options, false);
-    const text = await readBody(response);
+    const text = await readBody(response).catch((error: unknown) => {
+      throw this.#transportFailure(options, error);
+    });
     this.#observe(options, response.statusCode ?? 0, started, false);
     const status = response.statusCode ?? 0;
     const parsed = text.length > 0 ? parseJson(text) : undefined;
@@ -334,9 +367,17 @@ export class KubeClient {
       req.end(body);
     }).catch((error: unknown) => {
       this.#observe(options, 0, started, watch);
-      throw error;
+      throw this.#transportFailure(options, error);
     });
+    this.connectivity.answered();
     return { response, started };
+  }
+
+  /** What a request that got no answer throws; unless its caller aborted it, the server counts as unreachable. */
+  #transportFailure(options: RequestOptions, error: unknown): unknown {
+    if (options.signal?.aborted === true) return error;
+    this.connectivity.unreachable();
+    return new KubeTransportError(options, error);
   }
 }
 
