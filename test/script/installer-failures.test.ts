@@ -6,9 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashDirectory, markerPath, stagingRoot } from '../../src/packages/installer-contract.ts';
-import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 import {
-  createSandbox,
   processesMentioning,
   PYTHON,
   randomHash,
@@ -17,18 +15,9 @@ import {
   startInstaller,
   waitFor,
   type InstallerExit,
+  sandboxWithIndex,
   type Sandbox,
 } from './installer-harness.ts';
-
-async function setUp(t: { after(fn: () => Promise<void>): void }): Promise<{ index: WheelIndex; sandbox: Sandbox }> {
-  const index = await startWheelIndex();
-  const sandbox = await createSandbox();
-  t.after(async () => {
-    await index.close();
-    await sandbox.cleanup();
-  });
-  return { index, sandbox };
-}
 
 function assertNothingPublished(sandbox: Sandbox, hash: string): void {
   assert.equal(existsSync(markerPath(sandbox.volume, hash)), false, 'no marker');
@@ -46,7 +35,7 @@ function failure(exit: InstallerExit): { errorType: string | null; attempts: num
 }
 
 test('a project that does not exist: block exits non-zero, package_not_found, not retried', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const hash = randomHash();
   const exit = await runInstaller(sandbox, {
     hash,
@@ -64,7 +53,7 @@ test('a project that does not exist: block exits non-zero, package_not_found, no
 });
 
 test('a project that does not exist: allow exits 0, reports Failed and publishes nothing', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const hash = randomHash();
   const exit = await runInstaller(sandbox, {
     hash,
@@ -79,7 +68,7 @@ test('a project that does not exist: allow exits 0, reports Failed and publishes
 });
 
 test('a slow index: each attempt times out, after exactly retries + 1 attempts', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   // The index never answers within the test: every attempt can only end by the installer's own timeout.
   const indexDelayMs = 120_000;
   index.update({ delayMs: indexDelayMs });
@@ -103,7 +92,7 @@ test('a slow index: each attempt times out, after exactly retries + 1 attempts',
 });
 
 test('transient failures are retried: a dropping index costs retries + 1 attempts, then network', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   index.update({ failure: 'drop' });
   const exit = await runInstaller(sandbox, {
     hash: randomHash(),
@@ -119,7 +108,7 @@ test('transient failures are retried: a dropping index costs retries + 1 attempt
 });
 
 test('a file whose hash does not match the index: hash_mismatch', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   index.update({ failure: 'wrong-hash' });
   const hash = randomHash();
   const result = failure(
@@ -130,7 +119,7 @@ test('a file whose hash does not match the index: hash_mismatch', async (t) => {
 });
 
 test('requirements that cannot hold together: version_conflict', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const result = failure(
     await runInstaller(sandbox, {
       hash: randomHash(),
@@ -144,7 +133,7 @@ test('requirements that cannot hold together: version_conflict', async (t) => {
 });
 
 test('a full volume: disk_full, no marker, no staging left', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   // A real full filesystem needs a real mount: this test needs root (CI runs as root).
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k,mode=0755', 'kasprop-test-volume', sandbox.volume], {
     stdio: 'pipe',
@@ -166,7 +155,7 @@ test('a full volume: disk_full, no marker, no staging left', async (t) => {
 });
 
 test('a waiter gives up at its deadline and says who holds the lock', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   index.update({ delayMs: 2_000, affects: (path) => path.startsWith('/files/') });
   const hash = randomHash();
   const settings = { hash, requirements: ['kaspr-demo-c==1.0'], indexUrl: index.url };
@@ -183,7 +172,7 @@ test('a waiter gives up at its deadline and says who holds the lock', async (t) 
 });
 
 test('an image whose python3 has no pip: a clean failure before any attempt', async (t) => {
-  const { index, sandbox } = await setUp(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const venv = join(sandbox.root, 'python-without-pip');
   execFileSync(PYTHON, ['-m', 'venv', '--without-pip', venv], { stdio: 'pipe' });
   const hash = randomHash();

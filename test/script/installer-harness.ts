@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INSTALLER_ENV, type OnFailure } from '../../src/packages/installer-contract.ts';
+import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
 import { parseInstallResult, type ParsedInstallResult } from '../../src/packages/install-result.ts';
 import type { InstallResult } from '../../src/packages/installer-contract.ts';
@@ -32,6 +33,19 @@ export interface Sandbox {
 }
 
 const running = new WeakMap<Sandbox, Map<number, Promise<InstallerExit>>>();
+
+/** A sandbox and a local wheel index for one test, both gone after it. */
+export async function sandboxWithIndex(t: {
+  after(fn: () => Promise<void>): void;
+}): Promise<{ index: WheelIndex; sandbox: Sandbox }> {
+  const index = await startWheelIndex();
+  const sandbox = await createSandbox();
+  t.after(async () => {
+    await index.close();
+    await sandbox.cleanup();
+  });
+  return { index, sandbox };
+}
 
 export async function createSandbox(): Promise<Sandbox> {
   const root = await mkdtemp(join(tmpdir(), 'kasprop-installer-'));

@@ -25,15 +25,14 @@ import {
   preparedResultPath,
   stagingRoot,
 } from '../../src/packages/installer-contract.ts';
-import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 import {
-  createSandbox,
   killTree,
   randomHash,
   resultOf,
   startInstaller,
   type InstallerExit,
   type InstallerSettings,
+  sandboxWithIndex,
   type Sandbox,
 } from './installer-harness.ts';
 
@@ -57,16 +56,6 @@ function assertValidMessage(exit: InstallerExit): void {
   assert.equal(exit.parsed.kind, 'result', exit.message.slice(0, 300));
 }
 
-async function setup(t: { after(fn: () => Promise<void>): void }): Promise<{ index: WheelIndex; sandbox: Sandbox }> {
-  const index = await startWheelIndex();
-  const sandbox = await createSandbox();
-  t.after(async () => {
-    await index.close();
-    await sandbox.cleanup();
-  });
-  return { index, sandbox };
-}
-
 function outsideDirectory(sandbox: Sandbox): string {
   const victim = join(sandbox.root, 'victim');
   mkdirSync(victim);
@@ -76,7 +65,7 @@ function outsideDirectory(sandbox: Sandbox): string {
 
 for (const planted of ['.staging', 'envs'] as const) {
   test(`${planted} is a symlink out of the volume: it is replaced, never followed`, async (t) => {
-    const { index, sandbox } = await setup(t);
+    const { index, sandbox } = await sandboxWithIndex(t);
     const victim = outsideDirectory(sandbox);
     symlinkSync(victim, join(sandbox.volume, planted));
     const hash = randomHash();
@@ -89,7 +78,7 @@ for (const planted of ['.staging', 'envs'] as const) {
 }
 
 test('.lock is a symlink out of the volume: the file it points to is untouched, the failure says what to remove', async (t) => {
-  const { index, sandbox } = await setup(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const victim = join(sandbox.root, 'victim-file');
   writeFileSync(victim, 'precious');
   symlinkSync(victim, lockPath(sandbox.volume));
@@ -101,7 +90,7 @@ test('.lock is a symlink out of the volume: the file it points to is untouched, 
 });
 
 test('a FIFO, or a symlink to /dev/zero, as the prepared result: no hang, a valid result from the marker', async (t) => {
-  const { index, sandbox } = await setup(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const hash = randomHash();
   const settings = { hash, requirements: REQUIREMENTS, indexUrl: index.url };
   assert.equal((await runWithin(sandbox, settings)).code, 0);
@@ -118,7 +107,7 @@ test('a FIFO, or a symlink to /dev/zero, as the prepared result: no hang, a vali
 });
 
 test('forged markers: 1 MB, a 100 KB field, NaN, not JSON: never an invalid or oversized message', async (t) => {
-  const { index, sandbox } = await setup(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const hash = randomHash();
   const settings = { hash, requirements: REQUIREMENTS, indexUrl: index.url };
   assert.equal((await runWithin(sandbox, settings)).code, 0);
@@ -143,7 +132,7 @@ test('forged markers: 1 MB, a 100 KB field, NaN, not JSON: never an invalid or o
 });
 
 test('a marker whose directory is gone is not trusted: the bootstrap and the installer reinstall', async (t) => {
-  const { index, sandbox } = await setup(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const hash = randomHash();
   const settings = { hash, requirements: REQUIREMENTS, indexUrl: index.url };
   assert.equal((await runWithin(sandbox, settings)).code, 0);
@@ -156,7 +145,7 @@ test('a marker whose directory is gone is not trusted: the bootstrap and the ins
 });
 
 test('garbage collection keeps the install of every pod that still runs it, however many newer ones exist', async (t) => {
-  const { index, sandbox } = await setup(t);
+  const { index, sandbox } = await sandboxWithIndex(t);
   const old = randomHash();
   const install = async (hash: string, podName: string): Promise<void> => {
     const exit = await runWithin(sandbox, { hash, requirements: REQUIREMENTS, indexUrl: index.url, podName });
