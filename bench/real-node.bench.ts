@@ -17,7 +17,7 @@ import { ResourceTypes } from '../src/runtime/kube/resources.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { RuntimeMetrics } from '../src/runtime/metrics.ts';
 import { binDirEnv, buildControlPlane, startControlPlane } from '../test/support/controlplane.ts';
-import { buildImages, imagesDirEnv, loadImages, sandboxImage } from '../test/support/images.ts';
+import { appImage, buildImages, imagesDirEnv, loadImages, sandboxImage } from '../test/support/images.ts';
 import { installKasprAppCrd, waitFor } from '../test/support/integration.ts';
 import { kasprApp } from '../test/support/kasprapps.ts';
 import { inNewNetworkNamespace, inPrivateNetworkNamespace } from '../test/support/netns.ts';
@@ -89,7 +89,7 @@ try {
   // The basic example's packages (stand-in wheels from the local index), installed cold in a real pod.
   const withPackages = kasprApp(namespace, 'enrich', {
     replicas: 1,
-    image: 'kasprop.test/python:3',
+    image: appImage,
     pythonPackages: {
       packages: ['requests==2.31.0', 'python-dateutil~=2.8'],
       indexUrl: index.url,
@@ -116,7 +116,7 @@ try {
       `figure: ${installed.installDuration ?? '?'}), first pod Ready after ${seconds(started)} s`,
   );
 
-  const without = kasprApp(namespace, 'plain', { replicas: 1, image: 'kasprop.test/python:3' });
+  const without = kasprApp(namespace, 'plain', { replicas: 1, image: appImage });
   await client.create(KasprAppResource, without);
   await waitFor(async () => isReady(await pod(client, 'plain-app-0')), {
     timeoutMs: 180_000,

@@ -11,7 +11,7 @@ const buildScript = resolve(import.meta.dirname, '../../tools/images/build.sh');
 
 /** The pause image every pod's sandbox runs: the node's containerd is told its name. */
 export const sandboxImage = 'kasprop.test/pause:3.10';
-/** The stand-in for the Kaspr app image (Debian's python3 and pip), under the name test manifests use. */
+/** The stand-in for the Kaspr app image (Debian's python3 and pip), under the name test manifests use (kasprApp()). */
 export const appImage = 'kasprop.test/python:3';
 /** The same without pip, for the installer's `pip_missing`-style failures. */
 export const appImageWithoutPip = 'kasprop.test/python-nopip:3';

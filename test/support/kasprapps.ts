@@ -5,6 +5,7 @@ import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import { KasprAppResource, type KasprApp, type KasprAppSpec, type PythonPackagesStatus } from '../../src/api/types.ts';
 import { isConflict, type KubeClient } from '../../src/runtime/kube/client.ts';
 import { resourcePath, ResourceTypes } from '../../src/runtime/kube/resources.ts';
+import { appImage } from './images.ts';
 import { waitFor } from './integration.ts';
 
 /** The "image's" PATH for simulated containers: a python3 that has pip (the machine's own PIP_* settings aside). */
@@ -17,7 +18,7 @@ export function kasprApp(namespace: string, name: string, spec: Partial<KasprApp
     apiVersion: 'kaspr.io/v1alpha1',
     kind: 'KasprApp',
     metadata: { name, namespace },
-    spec: { bootstrapServers: 'kafka.invalid:9092', image: 'kasprop.test/python:3', replicas: 1, ...spec },
+    spec: { bootstrapServers: 'kafka.invalid:9092', image: appImage, replicas: 1, ...spec },
   };
 }
 

@@ -81,7 +81,7 @@ export interface RealNode {
 }
 
 /** Why a real node cannot run here, or undefined if it can (the Debian packages may still need installing). */
-export function realNodeUnsupportedReason(): string | undefined {
+function realNodeUnsupportedReason(): string | undefined {
   if (process.platform !== 'linux') return `a real node needs Linux (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return 'a real node needs root (containerd, runc, mounts, cgroups, network namespaces)';
   if (!existsSync('/sys/fs/cgroup/memory') && !existsSync('/sys/fs/cgroup/cgroup.controllers')) {
@@ -101,7 +101,7 @@ export function realNodeUnsupportedReason(): string | undefined {
 }
 
 /** The Debian packages the node needs and does not build: runc, the CNI plugins, iptables (kube-proxy). */
-export function missingNodePackages(): string[] {
+function missingNodePackages(): string[] {
   const missing: string[] = [];
   if (!existsSync(runcPath)) missing.push('runc');
   if (!existsSync(join(cniBinDir, 'bridge'))) missing.push('containernetworking-plugins');
