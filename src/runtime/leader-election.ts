@@ -5,6 +5,8 @@
 // - Writes carry the resourceVersion they were based on, so two candidates racing for an expired lease cannot both win.
 // - The leader renews every retryPeriod; if it cannot renew within renewDeadline (< leaseDuration, so it stops
 //   before anyone else may start) it has lost, and the leading signal aborts at once.
+// - A renewal is one PUT of the Lease as last written (client-go's optimistic fast path): its resourceVersion proves
+//   nobody wrote since. Only when that PUT fails does the leader read the Lease again (the slow path).
 // - On clean shutdown it releases the lease (empty holder, 1 s duration; client-go's ReleaseOnCancel), so a standby
 //   takes over in one retry period instead of a whole lease duration.
 import { randomUUID } from 'node:crypto';
@@ -169,6 +171,8 @@ export class LeaderElector {
   readonly #retryPeriodMs: number;
   #observed: LeaseRecord | undefined;
   #observedAt = 0;
+  /** The Lease as last read or written: its resourceVersion makes the next PUT a compare-and-swap. */
+  #lease: Lease | undefined;
   #leader: string | undefined;
   #isLeader = false;
 
@@ -281,44 +285,81 @@ export class LeaderElector {
   }
 
   async #tryAcquireOrRenew(timeoutMs: number, signal: AbortSignal | undefined): Promise<Attempt> {
-    const path = resourcePath(ResourceTypes.Lease, { namespace: this.#options.namespace, name: this.#options.name });
+    const deadline = this.#clock.now() + timeoutMs;
+    const remaining = (): number => Math.max(1, deadline - this.#clock.now());
+    if (this.#holdsValidLease()) {
+      try {
+        await this.#renewOptimistically(timeoutMs, signal);
+        return 'held';
+      } catch (error) {
+        this.#logger.debug('optimistic renewal failed; reading the lease', { error });
+      }
+    }
     try {
-      const lease = await this.#getLease(timeoutMs, signal);
+      const lease = await this.#getLease(remaining(), signal);
+      this.#lease = lease;
       const now = this.#clock.now();
       const observed = lease !== undefined ? recordOf(lease.spec) : undefined;
       this.#observe(observed, now);
       const action = electionAction(observed, this.#observedAt, now, this.identity);
       if (action === 'wait') return 'held-by-other';
       const record = nextRecord(action, observed, this.identity, Math.ceil(this.#leaseDurationMs / 1000), now);
-      if (action === 'create') {
-        await this.#client.request<Lease>({
-          verb: 'POST',
-          path: resourcePath(ResourceTypes.Lease, { namespace: this.#options.namespace }),
-          body: {
-            apiVersion: 'coordination.k8s.io/v1',
-            kind: 'Lease',
-            metadata: { name: this.#options.name, namespace: this.#options.namespace },
-            spec: specOf(record),
-          } satisfies Lease,
-          timeoutMs,
-          signal,
-        });
-      } else {
-        // The resourceVersion in metadata makes this a compare-and-swap: 409 if anyone wrote since our read.
-        await this.#client.request<Lease>({
-          verb: 'PUT',
-          path,
-          body: { ...lease, spec: specOf(record) },
-          timeoutMs,
-          signal,
-        });
-      }
+      this.#lease =
+        lease === undefined
+          ? await this.#client.request<Lease>({
+              verb: 'POST',
+              path: resourcePath(ResourceTypes.Lease, { namespace: this.#options.namespace }),
+              body: {
+                apiVersion: 'coordination.k8s.io/v1',
+                kind: 'Lease',
+                metadata: { name: this.#options.name, namespace: this.#options.namespace },
+                spec: specOf(record),
+              } satisfies Lease,
+              timeoutMs: remaining(),
+              signal,
+            })
+          : await this.#put(lease, record, remaining(), signal);
       this.#observe(record, this.#clock.now());
       return 'held';
     } catch (error) {
       this.#logger.debug('lease attempt failed', { error });
       return 'failed';
     }
+  }
+
+  /** client-go's IsLeader and isLeaseValid: the last record we saw or wrote is ours and has not expired. */
+  #holdsValidLease(): boolean {
+    return (
+      this.#lease !== undefined &&
+      this.#observed?.holderIdentity === this.identity &&
+      this.#observedAt + this.#observed.leaseDurationSeconds * 1000 > this.#clock.now()
+    );
+  }
+
+  /** The fast path: one PUT of the renewed record over the Lease as we last wrote it; 409 if anyone wrote since. */
+  async #renewOptimistically(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const lease = this.#lease;
+    if (lease === undefined) throw new Error('no lease to renew');
+    const record = nextRecord(
+      'renew',
+      this.#observed,
+      this.identity,
+      Math.ceil(this.#leaseDurationMs / 1000),
+      this.#clock.now(),
+    );
+    this.#lease = await this.#put(lease, record, timeoutMs, signal);
+    this.#observe(record, this.#clock.now());
+  }
+
+  /** Writes `record` over `lease`; the resourceVersion in its metadata makes this a compare-and-swap. */
+  #put(lease: Lease, record: LeaseRecord, timeoutMs: number, signal: AbortSignal | undefined): Promise<Lease> {
+    return this.#client.request<Lease>({
+      verb: 'PUT',
+      path: resourcePath(ResourceTypes.Lease, { namespace: this.#options.namespace, name: this.#options.name }),
+      body: { ...lease, spec: specOf(record) },
+      timeoutMs,
+      signal,
+    });
   }
 
   async #getLease(timeoutMs: number, signal: AbortSignal | undefined): Promise<Lease | undefined> {
@@ -346,18 +387,17 @@ export class LeaderElector {
     }
   }
 
-  /** Gives the lease up if we still hold it; failures only cost the standby a lease duration. */
+  /**
+   * Gives the lease up if we still hold it, as client-go's release(): one PUT over the Lease as we last wrote it,
+   * which fails if anyone wrote since (then it is not ours to release). Failures only cost the standby a lease
+   * duration.
+   */
   async #release(): Promise<void> {
+    const lease = this.#lease;
+    if (lease === undefined || this.#observed?.holderIdentity !== this.identity) return;
     try {
-      const lease = await this.#getLease(this.#renewDeadlineMs, undefined);
-      if (lease === undefined || lease.spec?.holderIdentity !== this.identity) return;
-      const record = releasedRecord(recordOf(lease.spec), this.#clock.now());
-      await this.#client.request<Lease>({
-        verb: 'PUT',
-        path: resourcePath(ResourceTypes.Lease, { namespace: this.#options.namespace, name: this.#options.name }),
-        body: { ...lease, spec: specOf(record) },
-        timeoutMs: this.#renewDeadlineMs,
-      });
+      const record = releasedRecord(this.#observed, this.#clock.now());
+      this.#lease = await this.#put(lease, record, this.#renewDeadlineMs, undefined);
       this.#observe(record, this.#clock.now());
       this.#logger.info('released the lease');
     } catch (error) {

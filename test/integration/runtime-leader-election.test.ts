@@ -1,5 +1,5 @@
-// Leader election on a real Lease: one leader at a time, a fast handover on release, and a leader that stops at once
-// when its lease is taken or when it cannot renew, before anyone else may start.
+// Leader election on a real Lease: one leader at a time, one request per renewal, a fast handover on release, and a
+// leader that stops at once when its lease is taken or when it cannot renew, before anyone else may start.
 import assert from 'node:assert/strict';
 import { suite, test, type TestContext } from 'node:test';
 import type { Lease } from 'kubernetes-types/coordination/v1.js';
@@ -16,8 +16,11 @@ const timings = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs:
 /** The admin client, unless partitioned: then every request fails as an unreachable server would. */
 class PartitionableClient implements LeaseClient {
   partitioned = false;
+  /** The verb of every request sent (or refused by the partition). */
+  readonly verbs: string[] = [];
 
   request<T>(options: RequestOptions): Promise<T> {
+    this.verbs.push(options.verb);
     if (this.partitioned) return Promise.reject(new Error('connect ECONNREFUSED'));
     return cluster.client.request<T>(options);
   }
@@ -122,6 +125,32 @@ suite('leader election on a real Lease', { concurrency: true }, () => {
     assert.ok((leader.times.stopped ?? Infinity) <= (standby.times.started ?? 0), 'the old leader had stopped first');
     assert.equal(await holder(namespace), standby.name);
     assert.equal(overlap.overlaps(), 0, 'never two leaders at once');
+  });
+
+  test('a leader renews with one PUT per retry period and releases with one more, as client-go does', async (t) => {
+    const { name: namespace } = await createTestNamespace(t, cluster);
+    const a = candidate(t, namespace, 'a', new Set());
+    await waitFor(() => a.elector.isLeader(), { message: 'a to lead' });
+    const renewTimes = new Set<string>();
+    a.client.verbs.length = 0;
+    await waitFor(
+      async () => {
+        const lease = await cluster.client.get<Lease>(ResourceTypes.Lease, { namespace, name: 'kasprop-leader' });
+        if (lease?.spec?.renewTime !== undefined) renewTimes.add(lease.spec.renewTime);
+        return renewTimes.size >= 4;
+      },
+      { message: 'four renewals' },
+    );
+    a.shutdown.abort();
+    await a.done;
+    const puts = a.client.verbs.filter((verb) => verb === 'PUT').length;
+    assert.deepEqual(
+      a.client.verbs,
+      Array<string>(puts).fill('PUT'),
+      'renewals and the release send no GET: the Lease as last written carries the resourceVersion',
+    );
+    assert.ok(puts >= 4, `${puts} PUTs: at least three renewals and the release`);
+    assert.equal(await holder(namespace), '', 'released');
   });
 
   test('a leader whose lease is taken over stops at its next renewal and does not release', async (t) => {

@@ -91,14 +91,23 @@ class FakeLeaseApi {
   rv = 1;
   failing = false;
   readonly writes: string[] = [];
+  /** Every request, as `VERB holder` for writes and `GET` for reads, failed or not. */
+  readonly requests: string[] = [];
+
+  /** Another client's write: a new resourceVersion, as the API server gives every write. */
+  overwrite(spec: Lease['spec']): void {
+    this.lease = { ...this.lease, spec, metadata: { ...this.lease?.metadata, resourceVersion: String(++this.rv) } };
+  }
 
   request<T>(options: RequestOptions): Promise<T> {
+    const body = options.body as Lease | undefined;
+    this.requests.push(options.verb === 'GET' ? 'GET' : `${options.verb} ${body?.spec?.holderIdentity ?? ''}`);
     if (this.failing) return Promise.reject(new Error('connect ECONNREFUSED'));
     if (options.verb === 'GET') {
       if (this.lease === undefined) return Promise.reject(new KubeApiError(404, { reason: 'NotFound' }, 'not found'));
       return Promise.resolve(structuredClone(this.lease) as T);
     }
-    const body = options.body as Lease;
+    if (body === undefined) return Promise.reject(new Error(`${options.verb} without a body`));
     if (options.verb === 'POST' && this.lease !== undefined) {
       return Promise.reject(new KubeApiError(409, { reason: 'AlreadyExists' }, 'exists'));
     }
@@ -160,8 +169,14 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     assert.deepEqual(api.writes, ['POST me']);
     await clock.advance(2_000);
     assert.deepEqual(api.writes, ['POST me', 'PUT me'], 'renewed after one retry period');
+    await clock.advance(2_000 * 3);
     shutdown.abort();
     await running;
+    assert.deepEqual(
+      api.requests,
+      ['GET', 'POST me', 'PUT me', 'PUT me', 'PUT me', 'PUT me', 'PUT '],
+      'one GET to campaign, then one PUT per renewal and one to release',
+    );
     assert.deepEqual(order, ['started', 'work saw abort, holder still me', 'stopped']);
     assert.deepEqual([api.lease?.spec?.holderIdentity, api.lease?.spec?.leaseDurationSeconds], ['', 1], 'released');
     assert.equal(elector.isLeader(), false);
@@ -245,6 +260,34 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     assert.ok(clock.now() - lastRenew < 15_000);
   });
 
+  test('a renewal refused as stale reads the lease again and renews over what it read', async () => {
+    const api = new FakeLeaseApi();
+    const clock = new ManualClock();
+    const stop = new AbortController();
+    const elector = new LeaderElector({
+      client: api,
+      namespace: 'ns',
+      name: 'kasprop',
+      identity: 'me',
+      clock,
+      ...timings,
+      onStartedLeading: (signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
+    });
+    const running = elector.run(stop.signal);
+    await advanceUntil(clock, () => elector.isLeader(), 'leadership');
+    // Our own record, written again by someone else (say our PUT whose answer was lost): same holder, new version.
+    api.overwrite(api.lease?.spec);
+    api.requests.length = 0;
+    await clock.advance(2_000);
+    assert.deepEqual(api.requests, ['PUT me', 'GET', 'PUT me'], 'the fast path, its 409, then the slow path');
+    assert.equal(elector.isLeader(), true);
+    api.requests.length = 0;
+    await clock.advance(2_000);
+    assert.deepEqual(api.requests, ['PUT me'], 'back on the fast path');
+    stop.abort();
+    await running;
+  });
+
   test('stops leading at the next renewal when another holder took the lease, and does not release it', async () => {
     const api = new FakeLeaseApi();
     const clock = new ManualClock();
@@ -266,11 +309,11 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     });
     const running = elector.run(new AbortController().signal);
     await advanceUntil(clock, () => elector.isLeader(), 'leadership');
-    api.lease = { ...api.lease, spec: { ...api.lease?.spec, holderIdentity: 'thief' } };
+    api.overwrite({ ...api.lease?.spec, holderIdentity: 'thief' });
     const took = await advanceUntil(clock, () => lost, 'the loss');
     await running;
     assert.ok(took <= 2_050, `noticed at the next renewal (${took} ms)`);
     assert.equal(elector.leader(), 'thief');
-    assert.equal(api.lease.spec?.holderIdentity, 'thief');
+    assert.equal(api.lease?.spec?.holderIdentity, 'thief');
   });
 });
