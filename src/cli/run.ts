@@ -7,7 +7,13 @@ import type { ParseArgsOptionsConfig } from 'node:util';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
 import { startOperator } from '../controller/operator.ts';
-import { inClusterConfig, loadKubeConfigFile, type KubeConfig } from '../runtime/kube/config.ts';
+import {
+  inClusterConfig,
+  kubeconfigPaths,
+  loadKubeConfig,
+  loadKubeConfigFile,
+  type KubeConfig,
+} from '../runtime/kube/config.ts';
 import { KubeClient } from '../runtime/kube/client.ts';
 import { defaultIdentity } from '../runtime/leader-election.ts';
 import { createLogger, parseLogLevel } from '../runtime/logger.ts';
@@ -27,7 +33,8 @@ export const runOptions = {
     'log-level': { type: 'string' },
     'resync-period': { type: 'string' },
   },
-  help: `  --kubeconfig PATH            kubeconfig to use (env KUBECONFIG); default: in-cluster, else ~/.kube/config
+  help: `  --kubeconfig PATH            kubeconfig to use; default: the files of KUBECONFIG merged as kubectl does, else
+                               in-cluster, else ~/.kube/config (tokens, token files and exec plugins work)
   --context NAME               kubeconfig context (default: the current one)
   --namespaces NS[,NS...]      namespaces to watch (env WATCH_NAMESPACES); default: all
   --workers N                  concurrent reconciles (env KASPROP_WORKERS); default 4
@@ -56,16 +63,19 @@ export interface RunConfig {
 }
 
 export function parseRunConfig(values: RunValues, env: NodeJS.ProcessEnv): RunConfig {
-  const kubeconfigPath = values.kubeconfig ?? env.KUBECONFIG?.split(':')[0];
+  // kubectl's order: --kubeconfig alone; else every file of KUBECONFIG, merged; else in-cluster; else ~/.kube/config.
+  const kubeconfigListed = (env.KUBECONFIG ?? '') !== '';
   const defaultPath = join(homedir(), '.kube', 'config');
   const kube =
-    kubeconfigPath !== undefined
-      ? loadKubeConfigFile(kubeconfigPath, values.context)
-      : env.KUBERNETES_SERVICE_HOST !== undefined
-        ? inClusterConfig(env)
-        : existsSync(defaultPath)
-          ? loadKubeConfigFile(defaultPath, values.context)
-          : fail('no cluster: give --kubeconfig, set KUBECONFIG, or run in a pod');
+    values.kubeconfig !== undefined
+      ? loadKubeConfigFile(values.kubeconfig, values.context)
+      : kubeconfigListed
+        ? loadKubeConfig(kubeconfigPaths(env), values.context)
+        : env.KUBERNETES_SERVICE_HOST !== undefined
+          ? inClusterConfig(env)
+          : existsSync(defaultPath)
+            ? loadKubeConfigFile(defaultPath, values.context)
+            : fail('no cluster: give --kubeconfig, set KUBECONFIG, or run in a pod');
   const namespaces = (values.namespaces ?? env.WATCH_NAMESPACES ?? '')
     .split(',')
     .map((n) => n.trim())

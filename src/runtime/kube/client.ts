@@ -3,10 +3,10 @@
 // "no mutating request in steady state" checks both rely on that.
 import http from 'node:http';
 import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { ObjectMeta, Status } from 'kubernetes-types/meta/v1.js';
 import type { KubeConfig } from './config.ts';
 import { ApiConnectivity, type ConnectivityBackoff } from './connectivity.ts';
+import { tokenSourceFor, type TokenSource } from './credentials.ts';
 import { resourcePath, type ResourceType } from './resources.ts';
 
 export type Verb = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -124,12 +124,14 @@ export class KubeClient {
   readonly #agent: http.Agent;
   readonly #secure: boolean;
   readonly #options: ClientOptions;
+  readonly #tokens: TokenSource | undefined;
   /** Whether the server answers; every request reports to it, and it probes while the server does not. */
   readonly connectivity: ApiConnectivity;
 
   constructor(config: KubeConfig, options: ClientOptions = {}) {
     this.config = config;
     this.#options = options;
+    this.#tokens = tokenSourceFor(config);
     this.connectivity = new ApiConnectivity({
       // Open to every client, authenticated or not (system:public-info-viewer), and cheap.
       probe: (signal) => this.request({ verb: 'GET', path: '/readyz', signal, timeoutMs: 5_000 }),
@@ -330,7 +332,23 @@ export class KubeClient {
     });
   }
 
+  /**
+   * Sends the request; a 401 to a token its source can replace (rotated, expired early, revoked) is sent once more
+   * with a fresh one. Safe for every verb: a request refused at authentication was not acted on.
+   */
   async #send(options: RequestOptions, watch: boolean): Promise<{ response: http.IncomingMessage; started: number }> {
+    const first = await this.#sendOnce(options, watch);
+    if (first.response.statusCode !== 401 || first.token === undefined || this.#tokens?.rejected(first.token) !== true)
+      return first;
+    first.response.resume();
+    this.#observe(options, 401, first.started, watch);
+    return this.#sendOnce(options, watch);
+  }
+
+  async #sendOnce(
+    options: RequestOptions,
+    watch: boolean,
+  ): Promise<{ response: http.IncomingMessage; started: number; token: string | undefined }> {
     const url = new URL(this.config.server + options.path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -344,8 +362,7 @@ export class KubeClient {
       headers['Content-Type'] = options.contentType ?? 'application/json';
       headers['Content-Length'] = body.length;
     }
-    const token =
-      this.config.tokenFile !== undefined ? readFileSync(this.config.tokenFile, 'utf8').trim() : this.config.token;
+    const token = await this.#tokens?.token();
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
 
     const timeoutMs = options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultTimeoutMs;
@@ -370,7 +387,7 @@ export class KubeClient {
       throw this.#transportFailure(options, error);
     });
     this.connectivity.answered();
-    return { response, started };
+    return { response, started, token };
   }
 
   /** What a request that got no answer throws; unless its caller aborted it, the server counts as unreachable. */
