@@ -1,11 +1,13 @@
 // Kubeconfig as on a laptop against a managed cluster: KUBECONFIG's files merged, and a user whose token comes from
 // an exec credential plugin (a fake one: the real ones need a cloud account) that prints a service-account token the
 // real apiserver accepts. The plugin runs once while its token is good, again when it expires or is refused, and
-// gets its arguments verbatim, never through a shell.
+// gets its arguments verbatim, never through a shell. And a token file, as a pod's projected token: cached, and read
+// again when the apiserver refuses the token it held.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite, test, type TestContext } from 'node:test';
+import type { Secret } from 'kubernetes-types/core/v1.js';
 import { parse, stringify } from 'yaml';
 import { KubeClient, type RequestInfo } from '../../src/runtime/kube/client.ts';
 import { loadKubeConfig } from '../../src/runtime/kube/config.ts';
@@ -25,8 +27,6 @@ interface Laptop {
   /** Every request the client sent, with its answer's status. */
   readonly requests: RequestInfo[];
   readonly username: string;
-  /** A token the apiserver accepts, for the service account `username`. */
-  readonly token: string;
 }
 
 /**
@@ -35,20 +35,11 @@ interface Laptop {
  */
 async function laptop(t: TestContext, credentials: (token: string) => FakeCredential[]): Promise<Laptop> {
   const { name: namespace } = await createTestNamespace(t, cluster);
-  await cluster.client.create(ResourceTypes.ServiceAccount, {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: { name: 'laptop', namespace },
-  });
-  const { status } = await cluster.client.request<{ status: { token: string } }>({
-    verb: 'POST',
-    path: `/api/v1/namespaces/${namespace}/serviceaccounts/laptop/token`,
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
+  const token = await serviceAccountToken(namespace, 'laptop');
   const dir = mkdtempSync(join(cluster.dir, 'laptop-'));
   const pluginDir = join(dir, 'plugin');
   mkdirSync(pluginDir);
-  writeFileSync(join(pluginDir, 'credentials.json'), JSON.stringify(credentials(status.token)));
+  writeFileSync(join(pluginDir, 'credentials.json'), JSON.stringify(credentials(token)));
 
   const admin = parse(readFileSync(cluster.kubeconfigPath, 'utf8')) as {
     clusters: { name: string; cluster: object }[];
@@ -99,7 +90,38 @@ async function laptop(t: TestContext, credentials: (token: string) => FakeCreden
   t.after(() => {
     client.close();
   });
-  return { pluginDir, client, requests, username: `system:serviceaccount:${namespace}:laptop`, token: status.token };
+  return { pluginDir, client, requests, username: `system:serviceaccount:${namespace}:laptop` };
+}
+
+/**
+ * A new service account and a token for it that the apiserver accepts; bound to a Secret of the same name when
+ * `bound` (deleting the Secret revokes the token).
+ */
+async function serviceAccountToken(namespace: string, name: string, bound = false): Promise<string> {
+  await cluster.client.create(ResourceTypes.ServiceAccount, {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: { name, namespace },
+  });
+  const secret = bound
+    ? await cluster.client.create<Secret>(ResourceTypes.Secret, {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace },
+      })
+    : undefined;
+  const boundObjectRef =
+    secret !== undefined ? { apiVersion: 'v1', kind: 'Secret', name, uid: secret.metadata?.uid } : undefined;
+  const { status } = await cluster.client.request<{ status: { token: string } }>({
+    verb: 'POST',
+    path: `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+    body: {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { expirationSeconds: 3600, boundObjectRef },
+    },
+  });
+  return status.token;
 }
 
 /** Who the apiserver says we are (a SelfSubjectReview needs no permission). */
@@ -169,4 +191,50 @@ suite('kubeconfig with an exec credential plugin, against the real apiserver', {
       'the new token was fetched before sending, not after a 401',
     );
   });
+});
+
+test('a token file is read once a minute, and again as soon as the apiserver refuses its token', async (t) => {
+  const { name: namespace } = await createTestNamespace(t, cluster);
+  const [oldToken, newToken] = [
+    await serviceAccountToken(namespace, 'old', true),
+    await serviceAccountToken(namespace, 'new'),
+  ];
+  const dir = mkdtempSync(join(cluster.dir, 'token-file-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${oldToken}\n`);
+  const admin = parse(readFileSync(cluster.kubeconfigPath, 'utf8')) as { clusters: { cluster: object }[] };
+  const kubeconfig = join(dir, 'config');
+  writeFileSync(
+    kubeconfig,
+    stringify({
+      'current-context': 'pod',
+      clusters: [{ name: 'c', cluster: admin.clusters[0]?.cluster }],
+      contexts: [{ name: 'pod', context: { cluster: 'c', user: 'sa', namespace } }],
+      users: [{ name: 'sa', user: { tokenFile: 'token' } }],
+    }),
+  );
+  const requests: RequestInfo[] = [];
+  const client = new KubeClient(loadKubeConfig([kubeconfig]), { onRequest: (info) => requests.push(info) });
+  t.after(() => {
+    client.close();
+  });
+  assert.equal(await whoAmI(client), `system:serviceaccount:${namespace}:old`);
+
+  // The kubelet rotates the file; the old token stays valid, and the cached one is used until the minute is up.
+  writeFileSync(tokenFile, `${newToken}\n`);
+  assert.equal(await whoAmI(client), `system:serviceaccount:${namespace}:old`, 'the file is not read per request');
+
+  // Revoked: the next request is refused, the file read again, and the request sent once more with the new token.
+  await cluster.client.delete(ResourceTypes.Secret, { namespace, name: 'old' });
+  await waitFor(async () => (await whoAmI(client)) === `system:serviceaccount:${namespace}:new`, {
+    message: 'the new token once the old one is refused',
+  });
+  // Until the apiserver has seen the deletion, the old token still works: any number of 201s, then the refusal
+  // and, in the same call, the retry with the token read again.
+  const statuses = requests.map((r) => r.status);
+  assert.deepEqual(statuses.slice(-2), [401, 201], 'the refused request was sent once more, with the new token');
+  assert.ok(
+    statuses.slice(0, -2).every((status) => status === 201),
+    `no other refusal and no failed request: ${statuses.join(', ')}`,
+  );
 });
