@@ -86,6 +86,7 @@ describe('kubeconfig files merged as kubectl merges KUBECONFIG', () => {
     assert.deepEqual([other.token, other.namespace], ['static', 'default']);
     assert.throws(() => loadKubeConfig([join(dir, 'missing.yaml')]), /no kubeconfig file: none of .*missing\.yaml/);
     assert.throws(() => loadKubeConfig([clusters], 'nope'), /context "nope" not found/);
+    assert.throws(() => loadKubeConfig([clusters]), /user "u" of context "work" not found/, 'users.yaml not listed');
   });
 
   test('an exec user is parsed with its command resolved against its file; auth-provider is refused', (t) => {

@@ -140,6 +140,11 @@ export function resolveContext(merged: MergedKubeconfig, contextName?: string): 
     throw new Error(`kubeconfig ${context.file}: cluster ${JSON.stringify(clusterName)} not found or has no server`);
   }
   const user = userName !== undefined ? merged.users.get(userName) : undefined;
+  if (userName !== undefined && user === undefined) {
+    throw new Error(
+      `kubeconfig ${context.file}: user ${JSON.stringify(userName)} of context ${JSON.stringify(name)} not found`,
+    );
+  }
   const raw = user?.value ?? {};
   const owner = `kubeconfig ${user?.file ?? context.file}: user ${JSON.stringify(userName)}`;
   if (raw['auth-provider'] !== undefined) {
