@@ -25,8 +25,9 @@ export const tokenFileMaxAgeMs = 60_000;
 
 /**
  * A token file, read again once a minute and after a 401: projected service-account tokens (and the tokenFile of a
- * kubeconfig) are rotated by rewriting the file, and the kubelet does it well before the old token expires, so
- * reading it once a minute instead of on every request never sends a token the server has stopped accepting.
+ * kubeconfig) are rotated by rewriting the file, and the kubelet does it when 80% of the old token's lifetime (at
+ * least 10 minutes) has passed, so a token read a minute ago is still good; one revoked early is replaced at its
+ * first 401.
  */
 export class FileTokenSource implements TokenSource {
   readonly #path: string;
