@@ -2,7 +2,8 @@
 // Kubeconfig is read as kubectl reads it: every file in KUBECONFIG, merged (for each cluster, user and context
 // name, and for current-context, the first file that sets it wins), relative paths resolved against the file that
 // holds them. Users authenticate with a client certificate, a token, a token file, or an exec credential plugin
-// (exec-credential.ts); auth-provider plugins, removed from kubectl in 1.26, are rejected with a clear error.
+// (exec-credential.ts). auth-provider plugins are rejected with a clear error: kubectl dropped gcp and azure in 1.26
+// for exec plugins, and oidc is deprecated for one too (kubelogin).
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
@@ -148,7 +149,7 @@ export function resolveContext(merged: MergedKubeconfig, contextName?: string): 
   const raw = user?.value ?? {};
   const owner = `kubeconfig ${user?.file ?? context.file}: user ${JSON.stringify(userName)}`;
   if (raw['auth-provider'] !== undefined) {
-    throw new Error(`${owner} uses an auth-provider plugin, which kubectl no longer runs: use an exec plugin instead`);
+    throw new Error(`${owner} uses an auth-provider plugin, which kasprop does not run: use an exec plugin instead`);
   }
   const userDir = dirname(user?.file ?? context.file);
   const clusterDir = dirname(cluster.file);
