@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
+import { parseRunConfig } from '../../src/cli/run.ts';
 import {
   kubeconfigPaths,
   loadKubeConfig,
@@ -87,6 +88,17 @@ describe('kubeconfig files merged as kubectl merges KUBECONFIG', () => {
     assert.throws(() => loadKubeConfig([join(dir, 'missing.yaml')]), /no kubeconfig file: none of .*missing\.yaml/);
     assert.throws(() => loadKubeConfig([clusters], 'nope'), /context "nope" not found/);
     assert.throws(() => loadKubeConfig([clusters]), /user "u" of context "work" not found/, 'users.yaml not listed');
+  });
+
+  test('kasprop run: --kubeconfig alone, else KUBECONFIG merged, before the in-cluster config', (t) => {
+    const dir = tempDir(t);
+    const [first, second] = [join(dir, 'first.yaml'), join(dir, 'second.yaml')];
+    writeFileSync(first, stringify({ 'current-context': 'x', clusters: [cluster('c', 'https://first')] }));
+    writeFileSync(second, stringify({ contexts: [context('x', 'c', 'u', 'ns')], users: [user('u', 't')] }));
+    const inCluster = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const merged = parseRunConfig({}, { ...inCluster, KUBECONFIG: `${first}:${second}` });
+    assert.deepEqual([merged.kube.server, merged.kube.token, merged.leaseNamespace], ['https://first', 't', 'ns']);
+    assert.throws(() => parseRunConfig({ kubeconfig: first }, {}), /context "x" not found/, 'only that file');
   });
 
   test('an exec user is parsed with its command resolved against its file; auth-provider is refused', (t) => {
