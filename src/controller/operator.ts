@@ -111,12 +111,13 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       queue.add(`${app.metadata.namespace ?? ''}/${app.metadata.name}`, isValid(app) ? 'normal' : 'urgent');
     }
     logger.info('reconciling', { apps: view.apps.list().length, workers: options.workers });
-    const observe = runtimeMetrics.reconcileObserver(controllerName);
+    const hooks = runtimeMetrics.reconcileHooks(controllerName, options.workers);
     try {
       await runWorkers(queue, options.workers, (key, s) => reconciler.reconcile(key, s), signal, {
         connectivity: client.connectivity,
+        onStart: hooks.onStart,
         onResult: (outcome) => {
-          observe(outcome);
+          hooks.onResult(outcome);
           if (outcome.result === 'error' && isTransportError(outcome.error)) {
             logger.warn('apiserver unreachable; every worker waits until it answers', { app: outcome.key });
           } else if (outcome.result === 'error') {
@@ -154,7 +155,7 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       },
       onNewLeader: (leader) => logger.info('leader', { leader }),
     });
-    runtimeMetrics.watchLeader(elector);
+    runtimeMetrics.watchLeader(options.leaderElection.name, elector);
     done = elector.run(shutdown).then(() => stopped(lost ? 'lost-lease' : 'shutdown'));
   }
   return { http, done };
