@@ -49,8 +49,17 @@ interface LocalRunner {
 const localRunnerModule = '../../test/support/local.ts';
 
 export async function localCommand(values: OptionValues, io: CommandIo): Promise<number> {
-  const { runLocal } = (await import(localRunnerModule)) as LocalRunner;
-  return runLocal(
+  let runner: LocalRunner;
+  try {
+    runner = (await import(localRunnerModule)) as LocalRunner;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    io.err(
+      'kasprop local: runs from a clone of the repository only (it builds a cluster with tools/ and test/support/)',
+    );
+    return 1;
+  }
+  return runner.runLocal(
     {
       file: String(values.file ?? defaultLocalExample),
       indexUrl: typeof values['index-url'] === 'string' ? values['index-url'] : undefined,

@@ -4,10 +4,19 @@
 import { parseArgs } from 'node:util';
 import { commands, findCommand, type OptionValues } from './commands.ts';
 import type { CommandIo } from './validate.ts';
+import { packageVersion } from './version.ts';
 
 function usage(): string {
   const lines = commands.map((c) => `  ${`${c.name} ${c.synopsis}`.trimEnd().padEnd(30)} ${c.summary}`);
-  return `usage: kasprop <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nkasprop <command> --help shows a command's options.`;
+  return [
+    'usage: kasprop <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "kasprop <command> --help shows a command's options; kasprop --version its version.",
+    'Exit codes: 0 success, 1 the command failed (invalid input, a lost lease), 2 wrong usage.',
+  ].join('\n');
 }
 
 export async function main(
@@ -19,6 +28,10 @@ export async function main(
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.out(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.out(packageVersion());
+    return 0;
   }
   const command = findCommand(name);
   if (command === undefined) {

@@ -5,12 +5,14 @@ import type { KasprApp } from '../api/types.ts';
 import { validateKasprApp } from '../api/validation.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
 import { Applier } from '../runtime/applier.ts';
+import { systemClock } from '../runtime/clock.ts';
 import { startHttpServer, type RuntimeHttpServer } from '../runtime/http-server.ts';
 import { isTransportError, type KubeClient } from '../runtime/kube/client.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
 import { runWorkers, WorkQueue, type Lane } from '../runtime/workqueue.ts';
+import { registerAppMetrics } from './app-metrics.ts';
 import { ClusterView } from './cluster-view.ts';
 import { EventRecorder } from './event-recorder.ts';
 import { InstallLedger } from './install-ledger.ts';
@@ -71,6 +73,9 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
     logger,
   });
   let queue: WorkQueue | undefined;
+  // The app gauges are the leader's, as the install counters are: a standby's would repeat them.
+  let leading = false;
+  registerAppMetrics(registry, () => (leading ? view.apps.list() : []), systemClock);
   // An invalid spec is judged without any request: it takes the urgent lane, so its condition and event come within
   // seconds however long the queue of valid apps is.
   const laneOf = (key: string): Lane => {
@@ -107,16 +112,18 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       logger,
     });
     queue = new WorkQueue({ metrics: runtimeMetrics.workQueue(controllerName) });
+    leading = true;
     for (const app of view.apps.list()) {
       queue.add(`${app.metadata.namespace ?? ''}/${app.metadata.name}`, isValid(app) ? 'normal' : 'urgent');
     }
     logger.info('reconciling', { apps: view.apps.list().length, workers: options.workers });
-    const observe = runtimeMetrics.reconcileObserver(controllerName);
+    const hooks = runtimeMetrics.reconcileHooks(controllerName, options.workers);
     try {
       await runWorkers(queue, options.workers, (key, s) => reconciler.reconcile(key, s), signal, {
         connectivity: client.connectivity,
+        onStart: hooks.onStart,
         onResult: (outcome) => {
-          observe(outcome);
+          hooks.onResult(outcome);
           if (outcome.result === 'error' && isTransportError(outcome.error)) {
             logger.warn('apiserver unreachable; every worker waits until it answers', { app: outcome.key });
           } else if (outcome.result === 'error') {
@@ -126,6 +133,7 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       });
     } finally {
       queue = undefined;
+      leading = false;
     }
   };
 
@@ -154,7 +162,7 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       },
       onNewLeader: (leader) => logger.info('leader', { leader }),
     });
-    runtimeMetrics.watchLeader(elector);
+    runtimeMetrics.watchLeader(options.leaderElection.name, elector);
     done = elector.run(shutdown).then(() => stopped(lost ? 'lost-lease' : 'shutdown'));
   }
   return { http, done };

@@ -59,11 +59,19 @@ export class ExponentialRateLimiter implements RateLimiter {
   }
 }
 
-/** Where a queue reports its depth and adds; see RuntimeMetrics.workQueue. */
+/** Where a queue reports what happens to its keys, as client-go's queue does; see RuntimeMetrics.workQueue. */
 export interface WorkQueueMetrics {
-  /** A key entered the queue (adds of a key already queued are not counted, as in client-go). */
-  added(): void;
+  /** `key` entered the queue (adds of a key already queued are not counted, as in client-go). */
+  added(key: string): void;
+  /** A worker took `key`. */
+  taken(key: string): void;
+  /** The worker that took `key` is done with it. */
+  done(key: string): void;
+  /** A key failed and is added again after its backoff. */
+  retried(): void;
   depth(length: number): void;
+  /** The queue dropped its keys. */
+  shutDown(): void;
 }
 
 export interface WorkQueueOptions {
@@ -118,7 +126,7 @@ export class WorkQueue {
       return;
     }
     this.#dirty.add(key);
-    this.#metrics?.added();
+    this.#metrics?.added(key);
     if (this.#processing.has(key)) {
       if (lane === 'urgent') this.#urgentWhenDone.add(key);
       return;
@@ -153,6 +161,7 @@ export class WorkQueue {
   /** Adds `key` after its rate limiter's delay, counting one more failure of it. */
   addRateLimited(key: string): void {
     if (this.#shuttingDown) return;
+    this.#metrics?.retried();
     this.addAfter(key, this.#rateLimiter.when(key));
   }
 
@@ -192,6 +201,7 @@ export class WorkQueue {
   /** Releases a key taken with `get`; if it was added meanwhile, it is queued again. */
   done(key: string): void {
     if (!this.#processing.delete(key)) return;
+    this.#metrics?.done(key);
     const lane: Lane = this.#urgentWhenDone.delete(key) ? 'urgent' : 'normal';
     if (this.#dirty.has(key) && !this.#shuttingDown) {
       this.#enqueue(key, lane);
@@ -220,6 +230,7 @@ export class WorkQueue {
       this.#queued.clear();
       this.#urgentWhenDone.clear();
       this.#metrics?.depth(0);
+      this.#metrics?.shutDown();
       this.#getters.splice(0).forEach((resolve) => resolve(undefined));
     }
     if (this.#processing.size === 0) return Promise.resolve();
@@ -257,6 +268,7 @@ export class WorkQueue {
     this.#queued.delete(key);
     this.#dirty.delete(key);
     this.#processing.add(key);
+    this.#metrics?.taken(key);
     this.#metrics?.depth(this.length);
     return key;
   }
@@ -301,6 +313,8 @@ export interface WorkerOutcome {
 }
 
 export interface RunWorkersOptions {
+  /** Called before every handler run (a worker became busy). */
+  readonly onStart?: () => void;
   /** Called after every handler run: metrics and logs hang here. */
   readonly onResult?: (outcome: WorkerOutcome) => void;
   readonly clock?: Clock;
@@ -327,7 +341,7 @@ export async function runWorkers(
   count: number,
   handler: Handler,
   signal: AbortSignal,
-  { onResult, clock = systemClock, connectivity }: RunWorkersOptions = {},
+  { onStart, onResult, clock = systemClock, connectivity }: RunWorkersOptions = {},
 ): Promise<void> {
   const stop = (): void => void queue.shutDown();
   if (signal.aborted) stop();
@@ -340,6 +354,11 @@ export async function runWorkers(
       if (connectivity !== undefined && !(await connectivity.whenReachable(signal))) {
         queue.done(key);
         return;
+      }
+      try {
+        onStart?.();
+      } catch {
+        // As for onResult below: a broken hook must not kill a worker.
       }
       const started = clock.now();
       let outcome: WorkerOutcome;

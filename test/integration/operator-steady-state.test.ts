@@ -43,7 +43,7 @@ async function resourceVersions(namespace: string): Promise<Record<string, strin
 }
 
 async function successfulReconciles(operator: TestOperator): Promise<number> {
-  const match = /kasprop_reconcile_total\{controller="kasprapp",result="success"\} (\d+)/.exec(
+  const match = /controller_runtime_reconcile_total\{controller="kasprapp",result="success"\} (\d+)/.exec(
     await operator.metrics(),
   );
   return Number(match?.[1] ?? 0);

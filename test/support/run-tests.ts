@@ -3,13 +3,14 @@
 //   node test/support/run-tests.ts [node --test options and file patterns...]
 //
 // Before the runner starts (and while the network is still there) it makes what a real node needs: the Debian
-// packages it does not build (installed when missing, as root), the cluster binaries and the images (both built
+// packages it does not build (installed when missing, as root), the cluster binaries, helm and the images (all built
 // and cached by tools/). Then it runs the test runner inside a new private network namespace, where the global
 // setup starts the cluster and its node. Where a real node cannot run (not Linux, not root, no cgroups, no way to
 // install runc) it says why in one line and runs the same tests with the pod simulator.
 // KASPROP_TEST_PODS=simulator chooses the simulator on any machine.
 import { buildControlPlane, binDirEnv } from './controlplane.ts';
 import { selectsIntegrationTests } from './global-setup.ts';
+import { buildHelm, helmBinDirEnv } from './helm.ts';
 import { buildImages, imagesDirEnv } from './images.ts';
 import { inNewNetworkNamespace } from './netns.ts';
 import { prepareRealNode } from './node.ts';
@@ -28,8 +29,9 @@ const log = (line: string): void => {
 async function main(): Promise<number> {
   const runnerArgs = process.argv.slice(2);
   const binDir = await buildControlPlane(log);
+  const helmBinDir = await buildHelm(log);
   const why = process.env[podsEnv] === 'simulator' ? `${podsEnv}=simulator` : prepareRealNode(log);
-  const env = { ...process.env, [binDirEnv]: binDir };
+  const env = { ...process.env, [binDirEnv]: binDir, [helmBinDirEnv]: helmBinDir };
   if (why !== undefined) {
     log(`pods run on the pod simulator (local processes, no containers): ${why}`);
     return runAttached(process.execPath, ['--test', ...runnerArgs], { ...env, [podsEnv]: 'simulator' });

@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
@@ -114,5 +114,11 @@ describe('kasprop CLI', () => {
   test('usage errors exit 2', async () => {
     assert.equal((await run(['validate'])).code, 2);
     assert.equal((await run(['frobnicate'])).code, 2);
+  });
+
+  test("--version prints package.json's version; the usage names the exit codes", async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.deepEqual(await run(['--version']), { code: 0, out: [pkg.version], err: [] });
+    assert.match((await run(['--help'])).out.join('\n'), /Exit codes: 0 success, 1 .*, 2 wrong usage/);
   });
 });

@@ -46,7 +46,7 @@ describe('the KasprApp CRD', () => {
     assert.deepEqual(version.subresources, { status: {} });
     assert.deepEqual(
       version.additionalPrinterColumns.map((c) => c.name),
-      ['Replicas', 'Packages', 'Ready', 'Age'],
+      ['Replicas', 'Members', 'Packages', 'Installed', 'Ready', 'Age'],
     );
   });
 

@@ -152,17 +152,39 @@ describe('work queue', () => {
     assert.equal(queue.length, 0, 'a key made dirty during shutdown is not requeued');
   });
 
-  test('reports adds and depth to its metrics sink', async () => {
-    let adds = 0;
+  test('reports adds, takes, dones, retries and depth to its metrics sink, as client-go does', async () => {
+    const calls: string[] = [];
     let depth = -1;
-    const queue = new WorkQueue({ metrics: { added: () => adds++, depth: (n) => (depth = n) } });
+    const queue = new WorkQueue({
+      rateLimiter: new ExponentialRateLimiter({ baseMs: 1 }),
+      metrics: {
+        added: (key) => calls.push(`added ${key}`),
+        taken: (key) => calls.push(`taken ${key}`),
+        done: (key) => calls.push(`done ${key}`),
+        retried: () => calls.push('retried'),
+        depth: (n) => (depth = n),
+        shutDown: () => calls.push('shutDown'),
+      },
+    });
     queue.add('a');
     queue.add('a');
     queue.add('b');
-    assert.equal(adds, 2);
+    assert.deepEqual(calls.splice(0), ['added a', 'added b'], 'a repeated add of a queued key is not counted');
     assert.equal(depth, 2);
-    await queue.get();
+    const key = await queue.get();
     assert.equal(depth, 1);
+    queue.add('a');
+    queue.done('a');
+    queue.done('a');
+    assert.deepEqual(
+      calls.splice(0),
+      [`taken ${key}`, 'added a', 'done a'],
+      'an add while processing counts; a second done does not',
+    );
+    queue.addRateLimited('c');
+    assert.deepEqual(calls.splice(0), ['retried']);
+    await queue.shutDown();
+    assert.deepEqual(calls.splice(0), ['shutDown']);
   });
 
   test('the urgent lane is handed out first, and an urgent add moves a queued key there', async () => {
@@ -243,11 +265,12 @@ describe('runWorkers', () => {
     assert.ok(maxParallel > 1, `workers ran in parallel (max ${maxParallel})`);
   });
 
-  test('runs up to `count` handlers at once', async () => {
+  test('runs up to `count` handlers at once; onStart and onResult bracket each run', async () => {
     const queue = new WorkQueue();
     const controller = new AbortController();
     const hold = gate();
     let running = 0;
+    let busy = 0;
     const workers = runWorkers(
       queue,
       3,
@@ -258,12 +281,15 @@ describe('runWorkers', () => {
         return undefined;
       },
       controller.signal,
+      { onStart: () => busy++, onResult: () => busy-- },
     );
     for (const key of ['a', 'b', 'c', 'd']) queue.add(key);
     await waitFor(() => running === 3, 'three handlers to run');
+    assert.equal(busy, 3);
     assert.equal(queue.length, 1);
     hold.open();
     await waitFor(() => running === 0 && queue.length === 0, 'all keys to be handled');
+    assert.equal(busy, 0);
     controller.abort();
     await workers;
   });

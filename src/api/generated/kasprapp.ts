@@ -185,9 +185,11 @@ export interface PythonPackagesInstallPolicy {
 
 /** Compute resources of the init container. Defaults to requests cpu 100m, memory 256Mi and limit memory 1Gi. */
 export interface PythonPackagesResources {
+  /** Resources the init container requests (cpu, memory, ephemeral-storage). */
   requests?: {
     [key: string]: number | string;
   };
+  /** Limits of the init container (cpu, memory, ephemeral-storage). */
   limits?: {
     [key: string]: number | string;
   };
@@ -205,6 +207,7 @@ export interface PythonPackagesSpec {
   trustedHosts?: string[];
   /** Basic-auth credentials for `indexUrl`, read from a Secret. They are sent to `indexUrl` only. */
   credentials?: {
+    /** The Secret holding the username and password, and the keys they are under. */
     secretRef: {
       /** The name of the Secret, in the app's namespace. */
       name: string;
@@ -224,6 +227,7 @@ export interface PythonPackagesSpec {
 
 /** What the installer reported for the current spec. */
 export interface PythonPackagesStatus {
+  /** Installing until the install for `hash` has a result, then Ready or Failed. */
   state?: 'Installing' | 'Ready' | 'Failed';
   /** The spec hash the state belongs to. */
   hash?: string;
@@ -233,6 +237,7 @@ export interface PythonPackagesStatus {
   installedTotal?: number;
   /** `shared` (one claim for all pods) or `emptyDir` (each pod installs for itself). */
   cacheMode?: string;
+  /** When the install finished. */
   lastInstallTime?: string;
   /** How long pip took, e.g. `12.4s`. */
   installDuration?: string;
@@ -240,7 +245,9 @@ export interface PythonPackagesStatus {
   installedBy?: string;
   /** The class of the last failure, e.g. `package_not_found`. */
   errorType?: string;
+  /** The line of the installer's output that shows why the last install failed. */
   error?: string;
+  /** What the install or the operator noticed but did not fail on. */
   warnings?: string[];
 }
 

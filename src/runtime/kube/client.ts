@@ -31,6 +31,8 @@ export interface WatchEvent<T> {
 
 export interface RequestInfo {
   readonly verb: Verb;
+  /** The server's host and port, as client-go's metrics label requests. */
+  readonly host: string;
   readonly path: string;
   readonly status: number;
   readonly durationMs: number;
@@ -325,6 +327,7 @@ export class KubeClient {
   #observe(options: RequestOptions, status: number, started: number, watch: boolean): void {
     this.#options.onRequest?.({
       verb: options.verb,
+      host: new URL(this.config.server).host,
       path: options.path,
       status,
       durationMs: performance.now() - started,
