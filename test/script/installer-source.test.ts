@@ -25,7 +25,15 @@ import {
   stagingRoot,
 } from '../../src/packages/installer-contract.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
-import { callInstaller, createSandbox, PYTHON, randomHash, resultOf, runInstaller } from './installer-harness.ts';
+import {
+  callInstaller,
+  createSandbox,
+  installerCommand,
+  PYTHON,
+  randomHash,
+  resultOf,
+  runInstaller,
+} from './installer-harness.ts';
 
 test('the generated source is what `npm run gen:installer` writes now', async () => {
   assert.equal(
@@ -105,7 +113,8 @@ test('the fast path needs no program from PATH: with the marker present it runs 
   await writeFile(preparedResultPath(sandbox.volume, hash), prepared + '\n');
   await writeFile(markerPath(sandbox.volume, hash), '{}\n');
   const terminationLog = join(sandbox.root, 'termination-log');
-  const output = execFileSync('/bin/sh', ['-c', INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM], {
+  const [shell, ...args] = installerCommand(sandbox);
+  const output = execFileSync(shell!, args, {
     env: {
       PATH: '/nonexistent',
       [INSTALLER_ENV.hash]: hash,
