@@ -31,8 +31,13 @@ import type { PackageMetrics } from './package-metrics.ts';
 import { decidePackagesVolume, type PackagesVolumeDecision } from './packages-volume.ts';
 import { childSteps, type ChildStep } from './steps.ts';
 
+/** What a reconcile reads of the cluster: the informer caches of cluster-view.ts, never the API. */
+export type ReconcilerView = Pick<ClusterView, 'child' | 'childrenOf' | 'podsOf' | 'eventsOfClaim'> & {
+  readonly apps: Pick<ClusterView['apps'], 'getByKey' | 'list'>;
+};
+
 export interface ReconcilerDeps {
-  readonly view: ClusterView;
+  readonly view: ReconcilerView;
   readonly applier: Applier;
   readonly events: EventRecorder;
   readonly metrics: PackageMetrics;
