@@ -2,7 +2,7 @@
 // that fits in one argv string, and the env names, defaults, error types and volume layout are the contract's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -135,4 +135,20 @@ test('without the marker the bootstrap hands over to python3 (an invalid hash in
   const result = resultOf(exit);
   assert.equal(result.errorType, 'invalid_input');
   assert.equal(result.hash, '');
+});
+
+test('without its program file (no installer ConfigMap mounted) the bootstrap says so and exits 2', async (t) => {
+  const sandbox = await createSandbox();
+  t.after(() => sandbox.cleanup());
+  const [shell, bootstrap] = installerCommand(sandbox);
+  const missing = join(sandbox.root, 'nowhere', 'installer.py');
+  const run = spawnSync(shell!, [bootstrap!, missing], {
+    env: { PATH: '/usr/bin:/bin', [INSTALLER_ENV.hash]: randomHash(), [INSTALLER_ENV.dir]: sandbox.volume },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 2);
+  assert.equal(
+    run.stderr,
+    `kasprop: the installer program ${missing} is missing: is the installer ConfigMap mounted whole?\n`,
+  );
 });
