@@ -64,8 +64,8 @@ export class ClusterView {
 
   constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
     // After an apiserver restart every informer relists at the same moment, and a page of StatefulSets, pods or
-    // installer ConfigMaps (each holding the program) is held raw, as text and parsed, until it is prepared: one LIST
-    // at a time, in pages of 100, keeps that to one small page (npm run bench: the peak RSS across a 30 s outage).
+    // ConfigMaps (an installer ConfigMap holds about 60 KB) is held raw, as text and parsed, until it is prepared: one
+    // LIST at a time, in pages of 100, keeps that to one page (npm run bench: the peak RSS across a 30 s outage).
     const common = {
       client,
       namespaces,
@@ -75,8 +75,8 @@ export class ClusterView {
       listSlots: new Semaphore(1),
     };
     this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
-    // Every StatefulSet with packages carries the installer's bootstrap in its init container's args, and every
-    // installer ConfigMap the same program: interned, each is held once.
+    // Every installer ConfigMap of one operator release holds the same bootstrap and program: interned, each is held
+    // once, however many apps there are.
     const interner = new StringInterner();
     const slimChild = (object: KubeObject): KubeObject => interner.internDeep(dropManagedFields(object));
     for (const type of childTypes) {

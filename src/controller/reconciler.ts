@@ -192,7 +192,7 @@ export class KasprAppReconciler {
     return (await applier.apply(step.type, desired.object, live, { signal })).result;
   }
 
-  /** Installer ConfigMaps of earlier programs, once no pod mounts them or may again (installer-config-maps.ts). */
+  /** Installer ConfigMaps of earlier installers, once no pod mounts them or may again (installer-config-maps.ts). */
   async #removeUnusedInstallers(key: string, model: AppModel, failures: string[]): Promise<void> {
     const { view, applier } = this.#deps;
     const unused = unusedInstallerConfigMaps({
