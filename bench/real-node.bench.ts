@@ -127,10 +127,15 @@ try {
     ['ControllerRevision', revisions.items.find((r) => r.metadata?.name?.startsWith('enrich-app-'))],
     ['installer ConfigMap', configMaps.items.find((c) => c.metadata?.name?.startsWith('enrich-app-installer-'))],
   ] as const;
-  console.log(
-    `basic example, bytes of JSON as served: ` +
-      sizes.map(([kind, object]) => `${kind} ${Buffer.byteLength(JSON.stringify(object ?? null))}`).join(', '),
-  );
+  const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value ?? null));
+  console.log('basic example, bytes of JSON as served (of which managedFields, status):');
+  for (const [kind, object] of sizes) {
+    const parts = object as { metadata?: { managedFields?: unknown }; status?: unknown } | undefined;
+    console.log(
+      `  ${kind.padEnd(20)} ${String(bytes(object)).padStart(6)}   ` +
+        `(${String(bytes(parts?.metadata?.managedFields))}, ${String(bytes(parts?.status))})`,
+    );
+  }
 
   const without = kasprApp(namespace, 'plain', { replicas: 1, image: appImage });
   await client.create(KasprAppResource, without);
