@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { preparedResultPath } from '../src/packages/installer-contract.ts';
-import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../src/packages/installer-source.generated.ts';
 import { startWheelIndex } from '../test/support/wheel-index.ts';
 import {
   createSandbox,
+  installerCommand,
   installerEnv,
   PYTHON,
   randomHash,
@@ -68,7 +68,7 @@ try {
     const settings = { hash, requirements: REQUIREMENTS, indexUrl: index.url };
     await timedInstall(sandbox, settings);
     const env = installerEnv(sandbox, settings, join(sandbox.root, 'termination-log'));
-    const bootstrap = ['-c', INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM];
+    const [, ...bootstrap] = installerCommand(sandbox);
     const baselineEnv = { PATH: env.PATH };
     // Interleaved, so that drift in the machine's load affects both series alike.
     const fast: number[] = [];

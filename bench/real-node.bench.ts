@@ -1,6 +1,7 @@
 // The real node's figures: cluster up and teardown, a cold install of the basic example's packages in a real pod,
-// the first pod Ready after the KasprApp is created, and what `pythonPackages` adds to a pod's start on the fast
-// path (median of 10 restarts against the same app without packages). Like `npm test`, it builds what the node
+// the first pod Ready after the KasprApp is created, the bytes of its StatefulSet, pod, ControllerRevision and
+// installer ConfigMap, and what `pythonPackages` adds to a pod's start on the fast path (median of 10 restarts
+// against the same app without packages). Like `npm test`, it builds what the node
 // needs, then runs itself again inside a private network namespace. Prints figures; asserts nothing.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import { KasprAppResource, type KasprApp } from '../src/api/types.ts';
 import { startOperator } from '../src/controller/operator.ts';
 import { defaultOperatorSettings } from '../src/model/operator-settings.ts';
-import type { KubeClient } from '../src/runtime/kube/client.ts';
+import type { KubeClient, KubeObject } from '../src/runtime/kube/client.ts';
 import { ResourceTypes } from '../src/runtime/kube/resources.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { RuntimeMetrics } from '../src/runtime/metrics.ts';
@@ -115,6 +116,26 @@ try {
     `basic example, cold: packages Ready ${packagesReady} s after the KasprApp was created (the installer's own ` +
       `figure: ${installed.installDuration ?? '?'}), first pod Ready after ${seconds(started)} s`,
   );
+
+  // What etcd keeps and every watch event carries, as the apiserver serves it (managedFields included). Issue 12's
+  // targets: a StatefulSet and a pod of at most 8 KB each; the installer ConfigMap is one per app.
+  const revisions = await client.list<KubeObject>(ResourceTypes.ControllerRevision, { namespace });
+  const configMaps = await client.list<KubeObject>(ResourceTypes.ConfigMap, { namespace });
+  const sizes = [
+    ['StatefulSet', await statefulSet(client, 'enrich-app')],
+    ['pod', await pod(client, 'enrich-app-0')],
+    ['ControllerRevision', revisions.items.find((r) => r.metadata?.name?.startsWith('enrich-app-'))],
+    ['installer ConfigMap', configMaps.items.find((c) => c.metadata?.name?.startsWith('enrich-app-installer-'))],
+  ] as const;
+  const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value ?? null));
+  console.log('basic example, bytes of JSON as served (of which managedFields, status):');
+  for (const [kind, object] of sizes) {
+    const parts = object as { metadata?: { managedFields?: unknown }; status?: unknown } | undefined;
+    console.log(
+      `  ${kind.padEnd(20)} ${String(bytes(object)).padStart(6)}   ` +
+        `(${String(bytes(parts?.metadata?.managedFields))}, ${String(bytes(parts?.status))})`,
+    );
+  }
 
   const without = kasprApp(namespace, 'plain', { replicas: 1, image: appImage });
   await client.create(KasprAppResource, without);

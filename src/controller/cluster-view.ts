@@ -10,16 +10,9 @@ import { dropManagedFields, Informer, objectKey } from '../runtime/informer.ts';
 import { Semaphore } from '../runtime/semaphore.ts';
 import { StringInterner } from '../runtime/string-interning.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { childTypes } from './steps.ts';
 
-/** The child types, in the order the reconcile steps use them. */
-export const childTypes: readonly ResourceType[] = [
-  ResourceTypes.ServiceAccount,
-  ResourceTypes.ConfigMap,
-  ResourceTypes.Service,
-  ResourceTypes.PersistentVolumeClaim,
-  ResourceTypes.StatefulSet,
-  ResourceTypes.HorizontalPodAutoscaler,
-];
+export { childTypes };
 
 const appLabel = 'kaspr.io/app';
 const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`;
@@ -32,11 +25,15 @@ function appKeyOf(object: KubeObject): string[] {
 }
 
 /**
- * Pods are the largest objects the operator caches (their spec repeats the installer program), and status needs
- * only their identity, annotations and init container statuses: keep just that.
+ * Pods are the most numerous objects the operator caches, and it needs only their identity, annotations and init
+ * container statuses (status), and which ConfigMaps they mount (an installer ConfigMap stays while a pod mounts it,
+ * installer-config-maps.ts): keep just that.
  */
-function slimPod(pod: Pod): Pod {
+export function slimPod(pod: Pod): Pod {
   const meta = pod.metadata ?? {};
+  const configMapVolumes = (pod.spec?.volumes ?? []).flatMap((v) =>
+    v.configMap === undefined ? [] : [{ name: v.name, configMap: { name: v.configMap.name } }],
+  );
   return {
     metadata: {
       name: meta.name,
@@ -46,6 +43,7 @@ function slimPod(pod: Pod): Pod {
       annotations: meta.annotations,
       resourceVersion: meta.resourceVersion,
     },
+    ...(configMapVolumes.length > 0 && { spec: { containers: [], volumes: configMapVolumes } }),
     ...(pod.status && { status: { phase: pod.status.phase, initContainerStatuses: pod.status.initContainerStatuses } }),
   };
 }
@@ -65,9 +63,9 @@ export class ClusterView {
   readonly claimEvents: Informer<Event>;
 
   constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
-    // After an apiserver restart every informer relists at the same moment, and a page of StatefulSets or pods (each
-    // repeating the installer in its args) is held raw, as text and parsed, until it is prepared: one LIST at a
-    // time, in pages of 100, keeps that to one small page (npm run bench: the peak RSS across a 30 s outage).
+    // After an apiserver restart every informer relists at the same moment, and a page of StatefulSets, pods or
+    // ConfigMaps (an installer ConfigMap holds about 60 KB) is held raw, as text and parsed, until it is prepared: one
+    // LIST at a time, in pages of 100, keeps that to one page (npm run bench: the peak RSS across a 30 s outage).
     const common = {
       client,
       namespaces,
@@ -77,7 +75,8 @@ export class ClusterView {
       listSlots: new Semaphore(1),
     };
     this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
-    // Every StatefulSet with packages carries the installer's bootstrap and program in its init container's args.
+    // Every installer ConfigMap of one operator release holds the same bootstrap and program: interned, each is held
+    // once, however many apps there are.
     const interner = new StringInterner();
     const slimChild = (object: KubeObject): KubeObject => interner.internDeep(dropManagedFields(object));
     for (const type of childTypes) {
@@ -159,6 +158,11 @@ export class ClusterView {
 
   child(type: ResourceType, namespace: string, name: string): KubeObject | undefined {
     return this.#children.get(type)?.get(namespace, name);
+  }
+
+  /** The app's children of one type (by their `kaspr.io/app` label), e.g. every installer ConfigMap it has. */
+  childrenOf(type: ResourceType, appKey: string): KubeObject[] {
+    return this.#children.get(type)?.byIndex(byApp, appKey) ?? [];
   }
 
   podsOf(appKey: string): Pod[] {

@@ -25,13 +25,19 @@ import {
   type AppEvent,
 } from './events.ts';
 import { observeInstall } from './install-observation.ts';
+import { unusedInstallerConfigMaps } from './installer-config-maps.ts';
 import type { InstallLedger } from './install-ledger.ts';
 import type { PackageMetrics } from './package-metrics.ts';
 import { decidePackagesVolume, type PackagesVolumeDecision } from './packages-volume.ts';
 import { childSteps, type ChildStep } from './steps.ts';
 
+/** What a reconcile reads of the cluster: the informer caches of cluster-view.ts, never the API. */
+export type ReconcilerView = Pick<ClusterView, 'child' | 'childrenOf' | 'podsOf' | 'eventsOfClaim'> & {
+  readonly apps: Pick<ClusterView['apps'], 'getByKey' | 'list'>;
+};
+
 export interface ReconcilerDeps {
-  readonly view: ClusterView;
+  readonly view: ReconcilerView;
   readonly applier: Applier;
   readonly events: EventRecorder;
   readonly metrics: PackageMetrics;
@@ -134,6 +140,7 @@ export class KasprAppReconciler {
         });
       }
     }
+    await this.#removeUnusedInstallers(key, model, failures);
     if (failures.length > 0) {
       const message = failures.join('; ');
       await this.#reportApplyFailure(app, message, signal);
@@ -183,6 +190,30 @@ export class KasprAppReconciler {
       return applier.deleteIfPresent(step.type, live);
     }
     return (await applier.apply(step.type, desired.object, live, { signal })).result;
+  }
+
+  /** Installer ConfigMaps of earlier installers, once no pod mounts them or may again (installer-config-maps.ts). */
+  async #removeUnusedInstallers(key: string, model: AppModel, failures: string[]): Promise<void> {
+    const { view, applier } = this.#deps;
+    const unused = unusedInstallerConfigMaps({
+      desired: model.packages === undefined ? undefined : model.names.installerConfigMap,
+      configMaps: view.childrenOf(ResourceTypes.ConfigMap, key),
+      statefulSet: view.child(ResourceTypes.StatefulSet, model.namespace, model.names.statefulSet) as
+        StatefulSet | undefined,
+      pods: view.podsOf(key),
+    });
+    for (const configMap of unused) {
+      this.#ensureAdmitted(model.namespace);
+      try {
+        const outcome = await applier.deleteIfPresent(ResourceTypes.ConfigMap, configMap);
+        if (outcome === 'deleted') {
+          this.#deps.logger.info('unused installer ConfigMap deleted', { app: key, name: configMap.metadata?.name });
+        }
+      } catch (error) {
+        if (endsReconcile(error)) throw error;
+        failures.push(`${configMap.metadata?.name ?? ''}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   }
 
   async #writeStatus(app: KasprApp, status: KasprAppStatus, signal: AbortSignal): Promise<void> {

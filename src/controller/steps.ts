@@ -1,18 +1,12 @@
-// The reconcile of a KasprApp's children as named, ordered steps (after Strimzi): each step reconciles one child
-// from its desired state (or null: it should not exist) and reports created, patched, unchanged or deleted.
-// Order matters: what the pods use exists before the StatefulSet that starts them, and the StatefulSet before
-// the HPA that scales it.
+// The reconcile of a KasprApp's children as named, ordered steps (after Strimzi): one step per child declared in
+// model/children.ts, in its order, building exactly what `kasprop render` prints, adjusted only where the live object
+// demands it (a claim cannot shrink). Each reports created, patched, unchanged or deleted.
 import type { PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
 import type { AppModel } from '../model/app-model.ts';
-import { buildSettingsConfigMap } from '../model/config-map.ts';
-import { buildHpa } from '../model/hpa.ts';
+import { childDeclarations, type ChildDeclaration, type ChildId } from '../model/children.ts';
 import type { ChildNames } from '../model/names.ts';
-import { buildPackagesClaim } from '../model/python-packages.ts';
-import { buildServiceAccount } from '../model/service-account.ts';
-import { buildHeadlessService, buildService } from '../model/services.ts';
-import { buildStatefulSet } from '../model/stateful-set.ts';
 import type { KubeObject } from '../runtime/kube/client.ts';
-import { ResourceTypes, type ResourceType } from '../runtime/kube/resources.ts';
+import { ResourceTypes, resourceTypeOf, type ResourceType } from '../runtime/kube/resources.ts';
 import type { PackagesVolumeDecision } from './packages-volume.ts';
 import { claimUpdate } from './packages-volume.ts';
 
@@ -30,7 +24,7 @@ export interface StepDesired {
 }
 
 export interface ChildStep {
-  readonly name: string;
+  readonly name: ChildId;
   readonly type: ResourceType;
   childName(names: ChildNames): string;
   desired(context: StepContext): StepDesired;
@@ -38,41 +32,20 @@ export interface ChildStep {
   deleteWhenUnwanted?(context: StepContext): boolean;
 }
 
-const always =
-  (build: (model: AppModel) => KubeObject) =>
-  (context: StepContext): StepDesired => ({
-    object: build(context.model),
-  });
+/** Where the reconciler departs from the declaration's object, because of what the live one allows. */
+interface LiveAdjustment {
+  readonly adjust?: (desired: KubeObject, live: KubeObject | undefined) => StepDesired;
+  readonly deleteWhenUnwanted?: (context: StepContext) => boolean;
+}
 
-export const childSteps: readonly ChildStep[] = [
-  {
-    name: 'service-account',
-    type: ResourceTypes.ServiceAccount,
-    childName: (n) => n.serviceAccount,
-    desired: always(buildServiceAccount),
-  },
-  {
-    name: 'settings-config-map',
-    type: ResourceTypes.ConfigMap,
-    childName: (n) => n.settingsConfigMap,
-    desired: always(buildSettingsConfigMap),
-  },
-  { name: 'service', type: ResourceTypes.Service, childName: (n) => n.service, desired: always(buildService) },
-  {
-    name: 'headless-service',
-    type: ResourceTypes.Service,
-    childName: (n) => n.headlessService,
-    desired: always(buildHeadlessService),
-  },
-  {
-    name: 'packages-claim',
-    type: ResourceTypes.PersistentVolumeClaim,
-    childName: (n) => n.packagesClaim,
-    desired: ({ model, live }) => {
-      const claim = buildPackagesClaim(model);
-      if (claim === null) return { object: null };
-      const { claim: adjusted, warnings } = claimUpdate(claim, live as PersistentVolumeClaim | undefined);
-      return { object: adjusted, warnings };
+const adjustments: { readonly [id in ChildId]?: LiveAdjustment } = {
+  'packages-claim': {
+    adjust: (desired, live) => {
+      const { claim, warnings } = claimUpdate(
+        desired as PersistentVolumeClaim,
+        live as PersistentVolumeClaim | undefined,
+      );
+      return { object: claim, warnings };
     },
     // deleteClaim decides; once pythonPackages is gone the spec no longer says, and the claim's ownerReference
     // (present exactly while deleteClaim was true) still does. An operator with the feature turned off keeps it:
@@ -85,18 +58,29 @@ export const childSteps: readonly ChildStep[] = [
       );
     },
   },
-  {
-    name: 'stateful-set',
-    type: ResourceTypes.StatefulSet,
-    childName: (n) => n.statefulSet,
-    desired: ({ model, packagesVolume }) => ({
-      object: buildStatefulSet(model, { packagesVolume: packagesVolume.source }),
-    }),
-  },
-  {
-    name: 'hpa',
-    type: ResourceTypes.HorizontalPodAutoscaler,
-    childName: (n) => n.hpa,
-    desired: ({ model }) => ({ object: buildHpa(model) }),
-  },
-];
+};
+
+const knownTypes: readonly ResourceType[] = Object.values(ResourceTypes);
+
+function step(declaration: ChildDeclaration & { readonly id: ChildId }): ChildStep {
+  const type = resourceTypeOf(declaration, knownTypes);
+  if (type === undefined) throw new Error(`child ${declaration.id}: no resource type ${declaration.kind}`);
+  const adjustment = adjustments[declaration.id];
+  return {
+    name: declaration.id,
+    type,
+    childName: (names) => declaration.name(names),
+    desired: (context) => {
+      const object = declaration.build(context.model, { packagesVolume: context.packagesVolume.source });
+      if (object === null || adjustment?.adjust === undefined) return { object };
+      return adjustment.adjust(object, context.live);
+    },
+    ...(adjustment?.deleteWhenUnwanted && { deleteWhenUnwanted: adjustment.deleteWhenUnwanted }),
+  };
+}
+
+/** One step per declared child (model/children.ts), in the declaration's order. */
+export const childSteps: readonly ChildStep[] = childDeclarations.map(step);
+
+/** The child types, each once, in the order the steps first use them: the types the operator watches and applies. */
+export const childTypes: readonly ResourceType[] = [...new Set(childSteps.map((s) => s.type))];

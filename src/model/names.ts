@@ -1,4 +1,5 @@
 // Child names, compatible with the original operator so that its apps are adopted, not duplicated.
+import { installerDigest } from '../packages/installer-files.ts';
 
 export interface ChildNames {
   /** `<n>-app`: the component name, also the StatefulSet, the headless Service and the ServiceAccount. */
@@ -12,6 +13,8 @@ export interface ChildNames {
   /** The volumeClaimTemplate of persistent-claim storage (and the data volume's name otherwise). */
   readonly dataVolume: string;
   readonly packagesClaim: string;
+  /** The installer ConfigMap: named after the installer's content, so each installer has its own (python-packages.ts). */
+  readonly installerConfigMap: string;
 }
 
 export function childNames(appName: string): ChildNames {
@@ -26,5 +29,6 @@ export function childNames(appName: string): ChildNames {
     hpa: `${component}-hpa`,
     dataVolume: `${component}-pv`,
     packagesClaim: `${component}-python-packages`,
+    installerConfigMap: `${component}-installer-${installerDigest}`,
   };
 }

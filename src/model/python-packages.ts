@@ -1,16 +1,24 @@
-// What spec.pythonPackages adds to an app (seed Tasks 5-7): the shared claim, the volume, the
+// What spec.pythonPackages adds to an app: the shared claim, the volume, the installer ConfigMap, the
 // `install-packages` init container that runs the constant installer, and the main container's PYTHONPATH.
 // Inputs reach the installer only as env vars (DESIGN decision 1); the command and args are the same for every app.
-import type { Container, EnvVar, PersistentVolumeClaim, Volume, VolumeMount } from 'kubernetes-types/core/v1.js';
+import type {
+  ConfigMap,
+  Container,
+  EnvVar,
+  PersistentVolumeClaim,
+  Volume,
+  VolumeMount,
+} from 'kubernetes-types/core/v1.js';
 import {
   DEFAULT_PACKAGES_MOUNT_PATH,
   DEFAULT_TERMINATION_LOG_PATH,
   INSTALLER_ENV,
   INSTALLER_ENV_PREFIX,
+  INSTALLER_MOUNT_PATH,
   hashDirectory,
   hashSubPath,
 } from '../packages/installer-contract.ts';
-import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../packages/installer-source.generated.ts';
+import { installerBootstrapPath, installerFiles, installerProgramPath } from '../packages/installer-files.ts';
 import type { AppModel, PackagesPlan } from './app-model.ts';
 import { componentLabel, pythonPackagesComponent } from './labels.ts';
 import { mergeByKey } from './merge.ts';
@@ -18,6 +26,9 @@ import { childMetadata } from './metadata.ts';
 
 export const installContainerName = 'install-packages';
 export const packagesVolumeName = 'python-packages';
+export const installerVolumeName = 'python-packages-installer';
+/** The installer ConfigMaps' component label: what tells them from the settings ConfigMap. */
+export const installerComponent = 'python-packages-installer';
 /** Pod-template annotation: a new hash is a new pod template, so the pods roll. */
 export const packagesHashAnnotation = 'kaspr.io/python-packages-hash';
 
@@ -56,6 +67,30 @@ export function packagesVolume(model: AppModel, plan: PackagesPlan, source: Pack
     : { name: packagesVolumeName, emptyDir: { sizeLimit: plan.cache.size } };
 }
 
+/**
+ * The installer (bootstrap and program, about 60 KB), out of the pod spec, which every pod, ControllerRevision and
+ * watch event would repeat. Named after its content and immutable: an operator with another installer makes another
+ * ConfigMap, and the one the pods of an older revision mount stays until none of them is left
+ * (controller/installer-config-maps.ts).
+ */
+export function buildInstallerConfigMap(model: AppModel): ConfigMap | null {
+  if (model.packages === undefined) return null;
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: childMetadata(model, model.names.installerConfigMap, {
+      extraLabels: { [componentLabel]: installerComponent },
+    }),
+    immutable: true,
+    data: { ...installerFiles },
+  };
+}
+
+/** Not optional: without it nothing could run, and the kubelet starts the pod as soon as the ConfigMap exists. */
+export function installerVolume(model: AppModel): Volume {
+  return { name: installerVolumeName, configMap: { name: model.names.installerConfigMap } };
+}
+
 export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Container {
   const template = model.app.spec.template?.pythonPackagesInitContainer;
   return {
@@ -63,8 +98,8 @@ export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Cont
     // The app's own image: packages are installed by the Python that will import them.
     image: model.image,
     imagePullPolicy: 'IfNotPresent',
-    command: ['/bin/sh', '-c'],
-    args: [INSTALLER_BOOTSTRAP, installContainerName, INSTALLER_PROGRAM],
+    command: ['/bin/sh'],
+    args: [installerBootstrapPath, installerProgramPath],
     // The installer's inputs come from spec.pythonPackages only (validation refuses them in the template, and this
     // drops them should one get through): a template must not point the installer at another index or hash.
     env: mergeByKey(
@@ -78,7 +113,10 @@ export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Cont
     terminationMessagePath: DEFAULT_TERMINATION_LOG_PATH,
     terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: mergeByKey(
-      [{ name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH }],
+      [
+        { name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH },
+        { name: installerVolumeName, mountPath: INSTALLER_MOUNT_PATH, readOnly: true },
+      ],
       (template?.volumeMounts ?? []) as VolumeMount[],
       (m) => m.mountPath,
     ),

@@ -17,6 +17,7 @@ import { mergeByKey, overrideByKey } from './merge.ts';
 import { childMetadata } from './metadata.ts';
 import {
   buildInstallContainer,
+  installerVolume,
   mainContainerPackages,
   packagesHashAnnotation,
   packagesVolume,
@@ -41,7 +42,7 @@ export function buildStatefulSet(model: AppModel, options: StatefulSetOptions): 
 
   const ownVolumes: Volume[] = [];
   if (!persistent) ownVolumes.push({ name: model.names.dataVolume, emptyDir: {} });
-  if (plan) ownVolumes.push(packagesVolume(model, plan, options.packagesVolume));
+  if (plan) ownVolumes.push(packagesVolume(model, plan, options.packagesVolume), installerVolume(model));
   // Template volumes pass through as written (the apiserver validates them), except over the operator's own.
   const volumes = mergeByKey(ownVolumes, (templateVolumes ?? []) as unknown as Volume[], (v) => v.name);
 

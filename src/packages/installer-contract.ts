@@ -6,7 +6,7 @@ import { posix } from 'node:path';
 
 /**
  * Environment of the `install-packages` init container. Every input of the installer arrives here (or in the volume),
- * never in the command line: the command and args are constant and identical for every app.
+ * never in the command line: the command and args are constant and identical for every app (operator release).
  */
 export const INSTALLER_ENV = {
   /** Spec hash, `^[0-9a-f]{8,64}$`; names the hash directory, the marker and the prepared result. Required. */
@@ -66,6 +66,16 @@ export type OnFailure = 'block' | 'allow';
 
 /** Mount path of the packages volume, in the init container (read-write) and the main container (read-only). */
 export const DEFAULT_PACKAGES_MOUNT_PATH = '/packages';
+
+/**
+ * Where the init container finds the installer's two files: the app's installer ConfigMap, mounted read-only. The pod
+ * spec names them (`/bin/sh <bootstrap> <program>`) and carries neither.
+ */
+export const INSTALLER_MOUNT_PATH = '/kasprop/installer';
+
+/** The installer ConfigMap's keys, and so the file names under {@link INSTALLER_MOUNT_PATH}. */
+export const INSTALLER_BOOTSTRAP_FILE = 'bootstrap.sh';
+export const INSTALLER_PROGRAM_FILE = 'installer.py';
 
 /** Kubernetes' default `terminationMessagePath`; the installer writes its result there unless told otherwise. */
 export const DEFAULT_TERMINATION_LOG_PATH = '/dev/termination-log';

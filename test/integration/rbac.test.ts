@@ -356,15 +356,16 @@ test('as the ServiceAccount of deploy/, the operator takes the basic case to Rea
     assert.equal(child?.metadata?.ownerReferences?.[0]?.blockOwnerDeletion, true, `${type.kind} ${name}`);
   }
 
-  // The deletes: replicas 0 takes the HPA away, and without pythonPackages the claim goes (deleteClaim's default).
+  // The deletes: replicas 0 takes the HPA away, and without pythonPackages the claim goes (deleteClaim's default),
+  // and so does the installer ConfigMap once the StatefulSet has rolled out without it.
   const { pythonPackages: _packages, ...spec } = (await getApp(admin, ns.name, 'basic'))!.spec;
   await setSpec(admin, ns.name, 'basic', { ...spec, replicas: 0 });
   const deleted = (plural: string): boolean =>
     operator.requests.some((r) => r.verb === 'DELETE' && r.path.includes(`/${plural}/`) && r.status === 200);
   await unlessRefused(
-    waitFor(() => deleted('horizontalpodautoscalers') && deleted('persistentvolumeclaims'), {
-      timeoutMs: 60_000,
-      message: 'the operator to delete the HPA and the packages claim',
+    waitFor(() => deleted('horizontalpodautoscalers') && deleted('persistentvolumeclaims') && deleted('configmaps'), {
+      timeoutMs: 120_000,
+      message: 'the operator to delete the HPA, the packages claim and the installer ConfigMap',
     }),
   );
 

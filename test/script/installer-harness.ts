@@ -4,13 +4,19 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { INSTALLER_ENV, type OnFailure } from '../../src/packages/installer-contract.ts';
+import {
+  INSTALLER_BOOTSTRAP_FILE,
+  INSTALLER_ENV,
+  INSTALLER_PROGRAM_FILE,
+  type OnFailure,
+} from '../../src/packages/installer-contract.ts';
 import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
-import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
+import { installerFiles } from '../../src/packages/installer-files.ts';
+import { INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
 import { parseInstallResult, type ParsedInstallResult } from '../../src/packages/install-result.ts';
 import type { InstallResult } from '../../src/packages/installer-contract.ts';
 
@@ -28,6 +34,8 @@ export interface Sandbox {
   readonly home: string;
   readonly tmp: string;
   readonly work: string;
+  /** The installer ConfigMap's files, as the init container sees them mounted (root's, read-only to others). */
+  readonly installer: string;
   /** Kills the installers still running here (a test that failed half-way), then removes the directory. */
   cleanup(): Promise<void>;
 }
@@ -55,6 +63,7 @@ export async function createSandbox(): Promise<Sandbox> {
     home: join(root, 'home'),
     tmp: join(root, 'tmp'),
     work: join(root, 'work'),
+    installer: join(root, 'installer'),
     cleanup: async () => {
       const installers = running.get(sandbox) ?? new Map<number, Promise<InstallerExit>>();
       for (const pid of installers.keys()) killTree(pid);
@@ -63,8 +72,22 @@ export async function createSandbox(): Promise<Sandbox> {
     },
   };
   running.set(sandbox, new Map());
-  await Promise.all([sandbox.volume, sandbox.home, sandbox.tmp, sandbox.work].map((dir) => mkdir(dir)));
+  await Promise.all(
+    [sandbox.volume, sandbox.home, sandbox.tmp, sandbox.work, sandbox.installer].map((dir) => mkdir(dir)),
+  );
+  for (const [file, text] of Object.entries(installerFiles)) {
+    await writeFile(join(sandbox.installer, file), text, { mode: 0o644 });
+  }
   return sandbox;
+}
+
+/** The init container's command line: `/bin/sh <bootstrap> <program>`, both files of the installer ConfigMap. */
+export function installerCommand(sandbox: Sandbox): string[] {
+  return [
+    '/bin/sh',
+    join(sandbox.installer, INSTALLER_BOOTSTRAP_FILE),
+    join(sandbox.installer, INSTALLER_PROGRAM_FILE),
+  ];
 }
 
 export function randomHash(): string {
@@ -145,14 +168,7 @@ let runs = 0;
 export function startInstaller(sandbox: Sandbox, settings: InstallerSettings): InstallerProcess {
   runs += 1;
   const terminationLog = join(sandbox.root, `termination-log-${String(runs)}`);
-  const command = [
-    ...(settings.wrapper ?? []),
-    '/bin/sh',
-    '-c',
-    INSTALLER_BOOTSTRAP,
-    'install-packages',
-    INSTALLER_PROGRAM,
-  ];
+  const command = [...(settings.wrapper ?? []), ...installerCommand(sandbox)];
   const child = spawn(command[0]!, command.slice(1), {
     cwd: sandbox.work,
     env: installerEnv(sandbox, settings, terminationLog),

@@ -2,7 +2,7 @@
 // that fits in one argv string, and the env names, defaults, error types and volume layout are the contract's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,7 +25,15 @@ import {
   stagingRoot,
 } from '../../src/packages/installer-contract.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
-import { callInstaller, createSandbox, PYTHON, randomHash, resultOf, runInstaller } from './installer-harness.ts';
+import {
+  callInstaller,
+  createSandbox,
+  installerCommand,
+  PYTHON,
+  randomHash,
+  resultOf,
+  runInstaller,
+} from './installer-harness.ts';
 
 test('the generated source is what `npm run gen:installer` writes now', async () => {
   assert.equal(
@@ -105,7 +113,8 @@ test('the fast path needs no program from PATH: with the marker present it runs 
   await writeFile(preparedResultPath(sandbox.volume, hash), prepared + '\n');
   await writeFile(markerPath(sandbox.volume, hash), '{}\n');
   const terminationLog = join(sandbox.root, 'termination-log');
-  const output = execFileSync('/bin/sh', ['-c', INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM], {
+  const [shell, ...args] = installerCommand(sandbox);
+  const output = execFileSync(shell!, args, {
     env: {
       PATH: '/nonexistent',
       [INSTALLER_ENV.hash]: hash,
@@ -126,4 +135,20 @@ test('without the marker the bootstrap hands over to python3 (an invalid hash in
   const result = resultOf(exit);
   assert.equal(result.errorType, 'invalid_input');
   assert.equal(result.hash, '');
+});
+
+test('without its program file (no installer ConfigMap mounted) the bootstrap says so and exits 2', async (t) => {
+  const sandbox = await createSandbox();
+  t.after(() => sandbox.cleanup());
+  const [shell, bootstrap] = installerCommand(sandbox);
+  const missing = join(sandbox.root, 'nowhere', 'installer.py');
+  const run = spawnSync(shell!, [bootstrap!, missing], {
+    env: { PATH: '/usr/bin:/bin', [INSTALLER_ENV.hash]: randomHash(), [INSTALLER_ENV.dir]: sandbox.volume },
+    encoding: 'utf8',
+  });
+  assert.equal(run.status, 2);
+  assert.equal(
+    run.stderr,
+    `kasprop: the installer program ${missing} is missing: is the installer ConfigMap mounted whole?\n`,
+  );
 });

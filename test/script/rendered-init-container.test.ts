@@ -1,19 +1,20 @@
-// The init container exactly as `kasprop render` builds it (command, args, env), run as a local process the way a
-// kubelet would run it, against the local wheel index; then the main container's rendered PYTHONPATH imports the
-// packages. Only the volume path and the termination-message path are mapped to temp files (no container runtime).
+// The init container exactly as `kasprop render` builds it (command, args, env, and the installer ConfigMap its
+// volume names), run as a local process the way a kubelet would run it, against the local wheel index; then the main
+// container's rendered PYTHONPATH imports the packages. Only the mount paths and the termination-message path are
+// mapped to temp directories (no container runtime).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
-import type { Container, EnvVar } from 'kubernetes-types/core/v1.js';
+import type { ConfigMap, Container, EnvVar } from 'kubernetes-types/core/v1.js';
 import { validateKasprApp } from '../../src/api/validation.ts';
 import { resolveApp } from '../../src/model/app-model.ts';
 import { buildChildren } from '../../src/model/children.ts';
 import { defaultOperatorSettings } from '../../src/model/operator-settings.ts';
-import { DEFAULT_PACKAGES_MOUNT_PATH, INSTALLER_ENV } from '../../src/packages/installer-contract.ts';
+import { INSTALLER_ENV } from '../../src/packages/installer-contract.ts';
 import { parseInstallResult } from '../../src/packages/install-result.ts';
 import { startWheelIndex } from '../support/wheel-index.ts';
 import { createSandbox, PYTHON } from './installer-harness.ts';
@@ -42,19 +43,31 @@ test('the rendered install-packages container installs, and the rendered PYTHONP
     },
   });
   assert.ok(validated.ok, JSON.stringify(validated));
-  const statefulSet = buildChildren(resolveApp(validated.app, defaultOperatorSettings)).find(
-    (child) => child.kind === 'StatefulSet',
-  ) as StatefulSet;
+  const rendered = buildChildren(resolveApp(validated.app, defaultOperatorSettings));
+  const statefulSet = rendered.find((child) => child.kind === 'StatefulSet') as StatefulSet;
   const podSpec = statefulSet.spec!.template.spec!;
   const init = podSpec.initContainers!.find((c) => c.name === 'install-packages')!;
   const main = podSpec.containers[0]!;
 
-  // What the kubelet does for these fields: fieldRef metadata.name is the pod name; the volume is mounted at
-  // /packages (here: the sandbox directory), the termination message file is per container.
-  const mapPath = (value: string): string =>
-    value === DEFAULT_PACKAGES_MOUNT_PATH || value.startsWith(`${DEFAULT_PACKAGES_MOUNT_PATH}/`)
-      ? sandbox.volume + value.slice(DEFAULT_PACKAGES_MOUNT_PATH.length)
-      : value;
+  // What the kubelet does for these fields: fieldRef metadata.name is the pod name; each volume is mounted at its
+  // mountPath (here: a sandbox directory; a ConfigMap volume holds the rendered ConfigMap's keys as files), the
+  // termination message file is per container.
+  const mounts = init.volumeMounts!.map((mount) => {
+    const volume = podSpec.volumes!.find((v) => v.name === mount.name)!;
+    if (volume.persistentVolumeClaim) return { mountPath: mount.mountPath, directory: sandbox.volume };
+    const configMap = rendered.find(
+      (child) => child.kind === 'ConfigMap' && child.metadata?.name === volume.configMap?.name,
+    ) as ConfigMap | undefined;
+    assert.ok(configMap, `volume ${mount.name} names no rendered ConfigMap`);
+    const directory = join(sandbox.tmp, mount.name);
+    mkdirSync(directory);
+    for (const [file, text] of Object.entries(configMap.data ?? {})) writeFileSync(join(directory, file), text);
+    return { mountPath: mount.mountPath, directory };
+  });
+  const mapPath = (value: string): string => {
+    const mount = mounts.find((m) => value === m.mountPath || value.startsWith(`${m.mountPath}/`));
+    return mount === undefined ? value : mount.directory + value.slice(mount.mountPath.length);
+  };
   const resolveEnv = (env: readonly EnvVar[], podName: string): Record<string, string> =>
     Object.fromEntries(
       env.map((e) => {
@@ -65,7 +78,7 @@ test('the rendered install-packages container installs, and the rendered PYTHONP
     );
   const runInit = async (podName: string, container: Container) => {
     const terminationLog = join(sandbox.tmp, `${podName}-termination-log`);
-    const [command, ...commandArgs] = [...container.command!, ...container.args!];
+    const [command, ...commandArgs] = [...container.command!, ...container.args!].map(mapPath);
     const { stdout } = await run(command!, commandArgs, {
       env: {
         ...resolveEnv(container.env!, podName),

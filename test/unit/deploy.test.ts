@@ -76,10 +76,15 @@ const operatorRequests: readonly { group: string; resource: string; verbs: strin
     verbs: ['update'],
     code: 'no request: blockOwnerDeletion (model/owner.ts) under OwnerReferencesPermissionEnforcement admission',
   },
-  // The children: informers (cluster-view.ts childTypes) and server-side apply (controller/steps.ts, Applier.apply:
+  // The children: informers (steps.ts childTypes, from model/children.ts) and server-side apply (controller/steps.ts, Applier.apply:
   // a PATCH, authorized as create too when it creates the object).
   { group: '', resource: 'serviceaccounts', verbs: ['list', 'watch', 'create', 'patch'], code: 'steps.ts' },
-  { group: '', resource: 'configmaps', verbs: ['list', 'watch', 'create', 'patch'], code: 'steps.ts' },
+  {
+    group: '',
+    resource: 'configmaps',
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+    code: 'steps.ts; installer ConfigMaps no pod uses: reconciler.ts through controller/installer-config-maps.ts',
+  },
   { group: '', resource: 'services', verbs: ['list', 'watch', 'create', 'patch'], code: 'steps.ts' },
   {
     group: '',

@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { ConfigMap, Container, PersistentVolumeClaim, Service } from 'kubernetes-types/core/v1.js';
 import type { HorizontalPodAutoscaler } from 'kubernetes-types/autoscaling/v2.js';
@@ -9,6 +11,7 @@ import { resolveApp } from '../../src/model/app-model.ts';
 import { buildChildren, type DesiredObject } from '../../src/model/children.ts';
 import { defaultOperatorSettings, operatorSettingsFromEnv } from '../../src/model/operator-settings.ts';
 import { INSTALLER_ENV } from '../../src/packages/installer-contract.ts';
+import { installerDigest } from '../../src/packages/installer-files.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
 
 const uid = '6f1b7c2e-0000-4000-8000-000000000001';
@@ -51,6 +54,7 @@ describe('children of a KasprApp', () => {
         'ConfigMap/orders-app-config',
         'Service/orders-app-api',
         'Service/orders-app',
+        `ConfigMap/orders-app-installer-${installerDigest}`,
         'PersistentVolumeClaim/orders-app-python-packages',
         'StatefulSet/orders-app',
         'HorizontalPodAutoscaler/orders-app-hpa',
@@ -249,13 +253,65 @@ describe('children with pythonPackages', () => {
 
   test('the emptyDir fallback keeps the claim but mounts an emptyDir', () => {
     const model = resolveApp(app(packages), defaultOperatorSettings);
-    const objects = buildChildren(model, 'emptyDir');
+    const objects = buildChildren(model, { packagesVolume: 'emptyDir' });
     assert.ok(objects.find((o) => o.kind === 'PersistentVolumeClaim'));
     assert.ok(podSpec(objects).volumes?.find((v) => v.name === 'python-packages')?.emptyDir);
     assert.deepEqual(
       podSpec(buildChildren(model)).volumes?.find((v) => v.name === 'python-packages'),
       { name: 'python-packages', persistentVolumeClaim: { claimName: 'orders-app-python-packages' } },
     );
+  });
+
+  test('the installer: one immutable ConfigMap named after its content, owned by the app, mounted by the init container', () => {
+    const objects = children(app(packages));
+    const name = `orders-app-installer-${installerDigest}`;
+    assert.match(installerDigest, /^[0-9a-f]{10}$/);
+    const configMap = find(objects, 'ConfigMap', name) as ConfigMap;
+    assert.equal(configMap.immutable, true);
+    assert.deepEqual(configMap.data, { 'bootstrap.sh': INSTALLER_BOOTSTRAP, 'installer.py': INSTALLER_PROGRAM });
+    assert.equal(configMap.metadata?.labels?.['kaspr.io/component'], 'python-packages-installer');
+    assert.deepEqual(
+      configMap.metadata.ownerReferences?.map((o) => [o.kind, o.uid, o.controller]),
+      [['KasprApp', uid, true]],
+    );
+    assert.deepEqual(
+      podSpec(objects).volumes?.find((v) => v.name === 'python-packages-installer'),
+      { name: 'python-packages-installer', configMap: { name } },
+    );
+    assert.ok(
+      !mainContainer(objects).volumeMounts?.some((m) => m.name === 'python-packages-installer'),
+      'the app container does not see the installer',
+    );
+    const template = JSON.stringify(statefulSet(objects).spec?.template);
+    for (const source of [INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM]) {
+      assert.ok(
+        !template.includes(JSON.stringify(source.slice(0, 200)).slice(1, -1)),
+        'no installer source in the pod',
+      );
+    }
+    assert.equal(
+      children(app()).find((o) => o.metadata?.name?.includes('-installer-')),
+      undefined,
+      'no installer without packages',
+    );
+  });
+
+  test('pythonPackages adds at most 2 KB to the pod template; the basic example StatefulSet is at most 8 KB', () => {
+    const example = parse(readFileSync('examples/python-packages/basic.yaml', 'utf8')) as KasprApp;
+    const { pythonPackages: _, ...withoutPackages } = example.spec;
+    const build = (manifest: unknown): StatefulSet => {
+      const result = validateKasprApp(manifest);
+      assert.ok(result.ok);
+      return statefulSet(buildChildren(resolveApp(result.app, defaultOperatorSettings)));
+    };
+    const withPackages = build(example);
+    const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+    const added =
+      bytes(withPackages.spec?.template) - bytes(build({ ...example, spec: withoutPackages }).spec?.template);
+    assert.ok(added <= 2048, `pythonPackages adds ${String(added)} bytes to the pod template`);
+    assert.ok(bytes(withPackages) <= 8192, `the StatefulSet is ${String(bytes(withPackages))} bytes of JSON`);
+    const yaml = Buffer.byteLength(stringify(withPackages));
+    assert.ok(yaml <= 8192, `the StatefulSet is ${String(yaml)} bytes of YAML`);
   });
 
   test('the install-packages init container: app image, constant command, env, mount, resources, termination policy', () => {
@@ -272,11 +328,14 @@ describe('children with pythonPackages', () => {
     const hash = resolveApp(a, defaultOperatorSettings).packages!.hash;
     assert.equal(init.name, 'install-packages');
     assert.equal(init.image, mainContainer(objects).image);
-    assert.deepEqual(init.command, ['/bin/sh', '-c']);
-    assert.deepEqual(init.args, [INSTALLER_BOOTSTRAP, 'install-packages', INSTALLER_PROGRAM]);
+    assert.deepEqual(init.command, ['/bin/sh']);
+    assert.deepEqual(init.args, ['/kasprop/installer/bootstrap.sh', '/kasprop/installer/installer.py']);
     assert.equal(init.terminationMessagePolicy, 'FallbackToLogsOnError');
     assert.equal(init.terminationMessagePath, '/dev/termination-log');
-    assert.deepEqual(init.volumeMounts, [{ name: 'python-packages', mountPath: '/packages' }]);
+    assert.deepEqual(init.volumeMounts, [
+      { name: 'python-packages', mountPath: '/packages' },
+      { name: 'python-packages-installer', mountPath: '/kasprop/installer', readOnly: true },
+    ]);
     assert.deepEqual(init.resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } });
     assert.deepEqual(init.env, [
       { name: INSTALLER_ENV.hash, value: hash },
@@ -474,7 +533,7 @@ describe('template lists merged without duplicate keys (server-side apply refuse
     ).volumes!;
     assert.deepEqual(
       volumes.map((v) => v.name),
-      ['orders-app-pv', 'python-packages', 'certs'],
+      ['orders-app-pv', 'python-packages', 'python-packages-installer', 'certs'],
     );
     assert.ok(volumes.find((v) => v.name === 'python-packages')?.persistentVolumeClaim);
   });

@@ -1,8 +1,9 @@
-# kasprop install-packages bootstrap, run as `/bin/sh -c <this> install-packages <installer program>`. Constant for
-# every app: inputs come from the environment only (src/packages/installer-contract.ts), and no input is ever run as
-# code. When the spec's packages are already on the volume, it hands the result prepared at install time to the
-# termination log using shell builtins only, so a pod restart or scale-up costs about as much as `sh -c true`;
-# otherwise it starts the installer program with the image's python3.
+# kasprop install-packages bootstrap, run as `/bin/sh <this file> <installer program file>`, both files from the
+# installer ConfigMap. Constant for every app: inputs come from the environment only
+# (src/packages/installer-contract.ts), and no input is ever run as code. When the spec's packages are already on the
+# volume, it hands the result prepared at install time to the termination log using shell builtins only, so a pod
+# restart or scale-up costs about as much as `sh -c true`; otherwise it starts the installer program with the image's
+# python3.
 d="${KASPR_PACKAGES_DIR:-/packages}"
 h="${KASPR_PACKAGES_HASH-}"
 p="${KASPR_PACKAGES_POD_NAME-}"
@@ -30,8 +31,8 @@ case "$h" in
   fi
   ;;
 esac
-if [ -z "${1-}" ]; then
-  echo "kasprop: the installer program is missing from the container args" >&2
+if [ -z "${1-}" ] || [ ! -f "$1" ]; then
+  echo "kasprop: the installer program ${1-} is missing: is the installer ConfigMap mounted whole?" >&2
   exit 2
 fi
-exec python3 -c "$1"
+exec python3 -- "$1"

@@ -1,5 +1,5 @@
 # kasprop package installer: the program of the install-packages init container. bootstrap.sh hands over to it with
-# `python3 -c <this text>` when the packages of the spec hash are not on the volume yet. It is constant (identical for
+# `python3 <this file>` when the packages of the spec hash are not on the volume yet. It is constant (identical for
 # every app): every input is an environment variable or a file, as listed in src/packages/installer-contract.ts.
 # Standard library only, and it must run on Python 3.8: app images bring their own python3 and nothing else.
 from __future__ import annotations

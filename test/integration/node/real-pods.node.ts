@@ -1,19 +1,25 @@
 // What only a real node shows: the installer in a container of the app image on a real volume, the app container
 // importing what it installed, the fast path on restart and scale-up, recovery from a kill -9 mid-install, the
-// read-only mount, an image without pip, and the installer's log through `kubectl logs`. Run by run-tests.ts only
+// read-only mount, an image without pip, the installer's log through `kubectl logs`, and the pods of an older
+// revision starting from their own installer ConfigMap during an operator upgrade. Run by run-tests.ts only
 // when the run has a real node (the file name keeps it out of the simulator's selection).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
+import type { ConfigMap, Pod } from 'kubernetes-types/core/v1.js';
 import { ResourceTypes } from '../../../src/runtime/kube/resources.ts';
+import type { KubeObject } from '../../../src/runtime/kube/client.ts';
+import { installerProgramPath } from '../../../src/packages/installer-files.ts';
+import { childNames } from '../../../src/model/names.ts';
 import { mainContainerName } from '../../../src/model/stateful-set.ts';
 import { kubectl } from '../../support/kubectl.ts';
 import { appImageWithoutPip } from '../../support/images.ts';
 import { connectCluster, installKasprAppCrd, waitFor, type Cluster } from '../../support/integration.ts';
 import { createApp, getApp, kasprApp, readyReplicas, setSpec, waitForPackages } from '../../support/kasprapps.ts';
 import { startScenario } from '../../support/scenario.ts';
+import { startTestOperator } from '../../support/operator.ts';
 
 const cluster = await connectCluster();
 assert.equal(cluster.pods, 'node', 'this file runs only on a real node (test/support/run-tests.ts)');
@@ -154,6 +160,123 @@ test("the installer's log is readable with kubectl logs -c install-packages", as
   assert.match(log, /^kasprop: installed 1 distribution\(s\) in [\d.]+s: kaspr-demo-c==1\.0$/m);
 });
 
+test('an operator upgrade mid-rollout: pods of the old revision start from their installer, kept until the rollout ends', async (t) => {
+  const { ns, client, packages, operator } = await startScenario(t, cluster);
+  const names = childNames('upgrade');
+  await createApp(
+    client,
+    kasprApp(ns.name, 'upgrade', { replicas: 2, pythonPackages: packages(['kaspr-demo-c==1.0']) }),
+  );
+  await waitForPackages(client, ns.name, 'upgrade', (s) => s.state === 'Ready', 'Ready');
+  await waitForReplicas(cluster, ns.name, 'upgrade', 2);
+  await operator.stop();
+
+  // The cluster as the previous operator release left it: its own installer ConfigMap (another digest), which the
+  // StatefulSet's pods run from. Its content is this installer's: what matters is the name the pods mount.
+  const current = await client.get<ConfigMap & KubeObject>(ResourceTypes.ConfigMap, {
+    namespace: ns.name,
+    name: names.installerConfigMap,
+  });
+  assert.ok(current?.metadata);
+  const previous = `${names.component}-installer-0000000000`;
+  await client.create<ConfigMap & KubeObject>(ResourceTypes.ConfigMap, {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      name: previous,
+      namespace: ns.name,
+      labels: current.metadata.labels,
+      ownerReferences: current.metadata.ownerReferences,
+    },
+    immutable: true,
+    data: current.data,
+  });
+  await client.delete(ResourceTypes.ConfigMap, { namespace: ns.name, name: names.installerConfigMap });
+  const statefulSetRef = {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: names.statefulSet, namespace: ns.name },
+  };
+  await client.apply(
+    ResourceTypes.StatefulSet,
+    {
+      ...statefulSetRef,
+      spec: { template: { spec: { volumes: [{ name: 'python-packages-installer', configMap: { name: previous } }] } } },
+    },
+    { fieldManager: 'previous-operator' },
+  );
+  const rolledOut = (s: StatefulSet | undefined): boolean => {
+    const status = s?.status;
+    return (
+      status !== undefined &&
+      status.observedGeneration === s?.metadata?.generation &&
+      status.currentRevision === status.updateRevision &&
+      status.updatedReplicas === 2 &&
+      status.readyReplicas === 2
+    );
+  };
+  const statefulSet = () =>
+    client.get<StatefulSet & KubeObject>(ResourceTypes.StatefulSet, { namespace: ns.name, name: names.statefulSet });
+  await waitFor(async () => rolledOut(await statefulSet()), {
+    timeoutMs: 120_000,
+    message: 'both pods on the previous installer',
+  });
+  // A rollout that stops half-way: pods below ordinal 1 stay on the revision they run.
+  await client.apply(
+    ResourceTypes.StatefulSet,
+    { ...statefulSetRef, spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } } },
+    { fieldManager: 'rollout-hold' },
+  );
+
+  // The new operator: its installer ConfigMap, and a rollout to it that holds at pod 1.
+  const upgraded = await startTestOperator(cluster, { namespaces: [ns.name] });
+  t.after(() => upgraded.stop());
+  await waitFor(
+    async () => {
+      const pod = await client.get<Pod>(ResourceTypes.Pod, { namespace: ns.name, name: 'upgrade-app-1' });
+      return isReady(pod) && installerOf(pod) === names.installerConfigMap;
+    },
+    { timeoutMs: 120_000, message: 'upgrade-app-1 on the new installer' },
+  );
+  // The old revision's pod goes (a node drain, an eviction): the StatefulSet controller recreates it from the old
+  // revision, and it must start, which it cannot without its installer ConfigMap.
+  const before = await podOf(cluster, ns.name, 'upgrade-app-0');
+  assert.equal(installerOf(before), previous);
+  await client.delete(ResourceTypes.Pod, { namespace: ns.name, name: 'upgrade-app-0' });
+  const recreated = await waitFor(
+    async () => {
+      const pod = await client.get<Pod>(ResourceTypes.Pod, { namespace: ns.name, name: 'upgrade-app-0' });
+      return pod?.metadata?.uid !== before.metadata?.uid && isReady(pod) ? pod : undefined;
+    },
+    { timeoutMs: 120_000, message: 'upgrade-app-0 recreated on the old revision and ready' },
+  );
+  assert.equal(installerOf(recreated), previous);
+  assert.equal(installSource(recreated), 'cache');
+  assert.ok(
+    await client.get(ResourceTypes.ConfigMap, { namespace: ns.name, name: previous }),
+    'the old installer stays while the rollout is under way',
+  );
+
+  // The rollout completes: the old installer goes.
+  await client.apply(
+    ResourceTypes.StatefulSet,
+    { ...statefulSetRef, spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } } } },
+    { fieldManager: 'rollout-hold' },
+  );
+  await waitFor(
+    async () => (await client.get(ResourceTypes.ConfigMap, { namespace: ns.name, name: previous })) === undefined,
+    {
+      timeoutMs: 180_000,
+      message: 'the old installer ConfigMap deleted after the rollout',
+    },
+  );
+  const done = await statefulSet();
+  assert.ok(rolledOut(done), JSON.stringify(done?.status));
+  for (const pod of ['upgrade-app-0', 'upgrade-app-1']) {
+    assert.equal(installerOf(await podOf(cluster, ns.name, pod)), names.installerConfigMap, pod);
+  }
+});
+
 // ---- helpers -------------------------------------------------------------------------------------------------------
 
 /** The distributions the app container reported importing (the stand-in image's log), sorted. */
@@ -188,6 +311,11 @@ async function waitForReplicas(target: Cluster, namespace: string, app: string, 
   });
 }
 
+/** The installer ConfigMap a pod mounts. */
+function installerOf(pod: Pod | undefined): string | undefined {
+  return pod?.spec?.volumes?.find((v) => v.name === 'python-packages-installer')?.configMap?.name;
+}
+
 function isReady(pod: Pod | undefined): boolean {
   return pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
 }
@@ -207,8 +335,8 @@ function installerProcess(pod: string): number | undefined {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      const [command, flag] = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (command !== 'python3' || flag !== '-c') continue;
+      const [command, separator, program] = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (command !== 'python3' || separator !== '--' || program !== installerProgramPath) continue;
       const environment = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
       if (!environment.includes(`HOSTNAME=${pod}`) || !environment.some((e) => e.startsWith('KASPR_PACKAGES_HASH='))) {
         continue;
