@@ -42,7 +42,7 @@ test('the rendered install-packages container installs, and the rendered PYTHONP
     },
   });
   assert.ok(validated.ok, JSON.stringify(validated));
-  const statefulSet = buildChildren(resolveApp(validated.app, defaultOperatorSettings)).find(
+  const statefulSet = buildChildren(resolveApp(validated.valid, defaultOperatorSettings)).find(
     (child) => child.kind === 'StatefulSet',
   ) as StatefulSet;
   const podSpec = statefulSet.spec!.template.spec!;

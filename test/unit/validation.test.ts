@@ -551,6 +551,31 @@ describe('validateKasprApp', () => {
     assert.ok(result.ok, JSON.stringify(result));
   });
 
+  test('returns the parsed requirements and every default resolved', () => {
+    const result = validateKasprApp(withPackages({ packages: ['Requests >= 2.28', 'numpy'] }));
+    assert.ok(result.ok, JSON.stringify(result));
+    const { app, pythonPackages, ...resolved } = result.valid;
+    assert.equal(app.metadata.name, 'orders');
+    assert.deepEqual(resolved, { version: '0.11.9', image: 'kasprio/kaspr:0.11.9', replicas: 2 });
+    assert.deepEqual(pythonPackages, {
+      requirements: [
+        {
+          project: 'requests',
+          extras: [],
+          specifiers: [{ operator: '>=', version: '2.28' }],
+          canonical: 'requests>=2.28',
+        },
+        { project: 'numpy', extras: [], specifiers: [], canonical: 'numpy' },
+      ],
+      indexUrl: undefined,
+      extraIndexUrls: [],
+      trustedHosts: [],
+      cache: { enabled: true, storageClass: undefined, size: '256Mi', accessMode: 'ReadWriteMany', deleteClaim: true },
+      installPolicy: { retries: 3, timeoutSeconds: 600, onFailure: 'block' },
+      resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+    });
+  });
+
   test(`${invalidCases.length} invalid pythonPackages inputs, each with its message`, () => {
     assert.ok(invalidCases.length >= 40);
   });
