@@ -2,7 +2,7 @@
 // (PEP 508 requirements, URLs, trusted hosts, quantities, cross-field rules). Every problem is reported at once,
 // each with its field path and reason, so a user fixes a manifest in one pass.
 import { formatPath, checkSpecSchema, closest } from './schema-validation.ts';
-import { parseQuantity, quantityGrammarHint } from '../runtime/kube/quantity.ts';
+import { parseQuantity, quantityGrammarHint } from '../kubernetes/quantity.ts';
 import { findKasprVersion, kasprVersions, defaultKasprVersion } from './versions.ts';
 import {
   kasprAppApiVersion,
@@ -275,7 +275,7 @@ function checkPositiveQuantity(value: unknown, segments: (string | number)[], er
   if (!isQuantityValue(value)) return; // the schema reported it
   const parsed = parseQuantity(value);
   if (parsed === undefined) error(segments, `must be ${quantityGrammarHint}`);
-  else if (parsed <= 0) error(segments, 'must be greater than zero');
+  else if (parsed.nanos <= 0n) error(segments, 'must be greater than zero');
 }
 
 function checkRequestsWithinLimits(resources: unknown, segments: (string | number)[], error: Report): void {
@@ -286,7 +286,7 @@ function checkRequestsWithinLimits(resources: unknown, segments: (string | numbe
     if (!isQuantityValue(request) || !isQuantityValue(limit)) continue;
     const requested = parseQuantity(request);
     const limited = parseQuantity(limit);
-    if (requested !== undefined && limited !== undefined && requested > limited) {
+    if (requested !== undefined && limited !== undefined && requested.nanos > limited.nanos) {
       error([...segments, 'requests', name], `${String(request)} exceeds the limit ${String(limit)}`);
     }
   }
