@@ -217,7 +217,7 @@ describe('children of a KasprApp', () => {
       'registry.example.com/kaspr:custom',
     );
     assert.equal(mainContainer(children(app(undefined, { version: '0.11.4' }))).image, 'kasprio/kaspr:0.11.4');
-    assert.equal(mainContainer(children(app())).image, 'kasprio/kaspr:0.11.9');
+    assert.equal(mainContainer(children(app())).image, 'kasprio/kaspr:0.11.19');
   });
 });
 

@@ -574,7 +574,7 @@ describe('validateKasprApp', () => {
     assert.ok(result.ok, JSON.stringify(result));
     const { app, pythonPackages, ...resolved } = result.valid;
     assert.equal(app.metadata.name, 'orders');
-    assert.deepEqual(resolved, { version: '0.11.9', image: 'kasprio/kaspr:0.11.9', replicas: 2 });
+    assert.deepEqual(resolved, { version: '0.11.19', image: 'kasprio/kaspr:0.11.19', replicas: 2 });
     assert.deepEqual(pythonPackages, {
       requirements: [
         {
