@@ -48,6 +48,17 @@ describe('packages spec hash', () => {
     assert.equal(packagesHash(reordered, image), packagesHash(source, image));
   });
 
+  test('ignores PEP 440 spellings of one version, as pip does', () => {
+    assert.equal(
+      packagesHash({ packages: ['foo>=1.0-RC1'] }, image),
+      packagesHash({ packages: ['foo>=1.0rc1'] }, image),
+    );
+    assert.equal(
+      packagesHash({ packages: ['foo==V1.0-1'] }, image),
+      packagesHash({ packages: ['foo==1.0.post1'] }, image),
+    );
+  });
+
   test('ignores what does not change the installed result (retries, timeout, onFailure, resources)', () => {
     const withPolicy = {
       ...source,
