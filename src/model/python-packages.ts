@@ -1,4 +1,4 @@
-// What spec.pythonPackages adds to an app (seed Tasks 5-7): the shared claim, the volume, the
+// What spec.pythonPackages adds to an app: the shared claim, the volume, the
 // `install-packages` init container that runs the constant installer, and the main container's PYTHONPATH.
 // Inputs reach the installer only as env vars (DESIGN decision 1); the command and args are the same for every app.
 import type { Container, EnvVar, PersistentVolumeClaim, Volume, VolumeMount } from 'kubernetes-types/core/v1.js';
