@@ -10,7 +10,7 @@ import type { ResourceType } from '../../src/runtime/kube/resources.ts';
 import { acceptedQuantities, refusedQuantities, refusedThoughAccepted } from '../corpus/quantities.ts';
 import { connectCluster, createTestNamespace } from '../support/integration.ts';
 
-const cluster = await connectCluster({ pods: 'simulator' });
+const cluster = await connectCluster();
 
 const resourceQuotas: ResourceType = {
   apiVersion: 'v1',
