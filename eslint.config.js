@@ -4,6 +4,19 @@ import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
+/**
+ * A layer of src/ and the imports it must not have.
+ * @param {string} dir
+ * @param {string[]} forbidden
+ * @param {string} why
+ */
+const layer = (dir, forbidden, why) => ({
+  files: [`${dir}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message: `${dir} ${why}` }] }],
+  },
+});
+
 export default defineConfig(
   { ignores: ['node_modules/', 'dist/', 'tools/controlplane/'] },
   js.configs.recommended,
@@ -35,6 +48,29 @@ export default defineConfig(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // Arrows point down only (docs/design.md, Layout): each directory may import only the ones below it.
+  layer('src/kubernetes', ['../**'], 'imports nothing of the project'),
+  layer(
+    'src/packages',
+    ['**/api/**', '**/model/**', '**/controller/**', '**/runtime/**', '**/cli/**'],
+    'imports only kubernetes/',
+  ),
+  layer(
+    'src/api',
+    ['**/model/**', '**/controller/**', '**/runtime/**', '**/cli/**'],
+    'imports only packages/ and kubernetes/',
+  ),
+  layer(
+    'src/model',
+    ['**/controller/**', '**/runtime/**', '**/cli/**'],
+    'imports only api/, packages/ and kubernetes/',
+  ),
+  layer(
+    'src/runtime',
+    ['**/api/**', '**/model/**', '**/packages/**', '**/controller/**', '**/cli/**'],
+    'knows nothing of KasprApp: imports only kubernetes/',
+  ),
+  layer('src/controller', ['**/cli/**'], 'is imported by cli/, not the other way round'),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },

@@ -16,7 +16,7 @@ function statefulSet(i: number): StatefulSet {
   const env = Array.from({ length: 20 }, (_, n) => ({ name: `KASPR_SETTING_${n}`, value: `value-${n}-${i}` }));
   const container = {
     name: 'kaspr',
-    image: 'kasprio/kaspr:0.11.9',
+    image: 'kasprio/kaspr:0.11.19',
     env,
     resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
     volumeMounts: [

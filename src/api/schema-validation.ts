@@ -3,7 +3,7 @@
 // schema into JSON Schema and ajv's errors into "field path: reason" messages.
 import { Ajv, type ErrorObject } from 'ajv';
 import { kasprAppSchema, type SchemaNode } from './crd.ts';
-import { quantityGrammarHint } from '../runtime/kube/quantity.ts';
+import { quantityGrammarHint } from '../kubernetes/quantity.ts';
 import type { FieldError } from './field-error.ts';
 
 type JsonSchema = Record<string, unknown>;

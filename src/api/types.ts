@@ -5,7 +5,6 @@ import type { KasprAppSpec, KasprAppStatus } from './generated/kasprapp.ts';
 
 export type * from './generated/kasprapp.ts';
 
-export const kasprAppGroup = 'kaspr.io';
 export const kasprAppApiVersion = 'kaspr.io/v1alpha1';
 export const kasprAppKind = 'KasprApp';
 

@@ -2,7 +2,7 @@
 // (PEP 508 requirements, URLs, trusted hosts, quantities, cross-field rules). Every problem is reported at once,
 // each with its field path and reason, so a user fixes a manifest in one pass.
 import { formatPath, checkSpecSchema, closest } from './schema-validation.ts';
-import { parseQuantity, quantityGrammarHint } from '../runtime/kube/quantity.ts';
+import { parseQuantity, quantityGrammarHint } from '../kubernetes/quantity.ts';
 import { findKasprVersion, kasprVersions, defaultKasprVersion } from './versions.ts';
 import {
   kasprAppApiVersion,
@@ -15,10 +15,11 @@ import type { FieldError } from './field-error.ts';
 import { kasprAppSchema } from './crd.ts';
 import { parseRequirement, type Requirement } from '../packages/requirement.ts';
 import { checkTrustedHost, checkUrl } from '../packages/url.ts';
+import { validApp, type ValidKasprApp } from './valid-app.ts';
 import { INSTALLER_ENV_PREFIX, MAX_INSTALLER_ENV_VALUE_BYTES } from '../packages/installer-contract.ts';
 
 export type Validation =
-  | { readonly ok: true; readonly app: KasprApp; readonly warnings: readonly FieldError[] }
+  | { readonly ok: true; readonly valid: ValidKasprApp; readonly warnings: readonly FieldError[] }
   | { readonly ok: false; readonly errors: readonly FieldError[]; readonly warnings: readonly FieldError[] };
 
 // The StatefulSet `<name>-app` must leave room for the controller-revision-hash label (`<sts>-<10 chars>`,
@@ -39,16 +40,17 @@ export function validateKasprApp(input: unknown): Validation {
   if (input.kind !== kasprAppKind) error(['kind'], `must be ${kasprAppKind}`);
   checkMetadata(input.metadata, error);
 
+  let requirements: readonly Requirement[] = [];
   if (!isRecord(input.spec)) {
     error(['spec'], input.spec === undefined ? 'is required' : 'must be an object');
   } else {
     errors.push(...checkSpecSchema(input.spec));
-    checkSpec(input.spec, error, warnings);
+    requirements = checkSpec(input.spec, error, warnings);
   }
 
   return errors.length > 0
     ? { ok: false, errors, warnings }
-    : { ok: true, app: input as unknown as KasprApp, warnings };
+    : { ok: true, valid: validApp(input as unknown as KasprApp, requirements), warnings };
 }
 
 type Report = (segments: readonly (string | number)[], message: string) => void;
@@ -76,7 +78,8 @@ function checkMetadata(metadata: unknown, error: Report): void {
 
 const knownSpecFields = Object.keys(kasprAppSchema.properties?.spec?.properties ?? {});
 
-function checkSpec(spec: Record<string, unknown>, error: Report, warnings: FieldError[]): void {
+/** Checks the spec; returns the requirements of pythonPackages it parsed (meaningful only when none failed). */
+function checkSpec(spec: Record<string, unknown>, error: Report, warnings: FieldError[]): readonly Requirement[] {
   // The spec keeps unknown fields (manifests of the original operator must still apply), but a near miss of a
   // known name is almost certainly a typo that would silently do nothing.
   for (const field of Object.keys(spec)) {
@@ -103,8 +106,9 @@ function checkSpec(spec: Record<string, unknown>, error: Report, warnings: Field
     checkPositiveQuantity(size, ['spec', 'storage', 'size'], error);
   }
   checkRequestsWithinLimits(typed.resources, ['spec', 'resources'], error);
-  if (isRecord(typed.pythonPackages)) checkPythonPackages(typed.pythonPackages, error);
+  const requirements = isRecord(typed.pythonPackages) ? checkPythonPackages(typed.pythonPackages, error) : [];
   checkTemplateEnv(typed, error, warnings);
+  return requirements;
 }
 
 function checkTemplateEnv(spec: Partial<KasprAppSpec>, error: Report, warnings: FieldError[]): void {
@@ -127,9 +131,10 @@ function checkTemplateEnv(spec: Partial<KasprAppSpec>, error: Report, warnings: 
   });
 }
 
-function checkPythonPackages(packages: Record<string, unknown>, error: Report): void {
+function checkPythonPackages(packages: Record<string, unknown>, error: Report): readonly Requirement[] {
   const at = (...rest: (string | number)[]): (string | number)[] => ['spec', 'pythonPackages', ...rest];
   const spec = packages as Partial<PythonPackagesSpec>;
+  const requirements: Requirement[] = [];
 
   // Over maxItems the schema check has said so; thousands of per-entry errors (duplicates) would bury that.
   if (Array.isArray(spec.packages) && spec.packages.length <= maxPackages) {
@@ -143,6 +148,7 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
         return;
       }
       const { requirement } = parsed;
+      requirements.push(requirement);
       canonicalBytes += Buffer.byteLength(requirement.canonical) + 1;
       const earlier = seen.get(requirement.project);
       // Two entries for one project are a mistake unless each applies to a different environment (markers).
@@ -200,6 +206,7 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   }
   if (isRecord(spec.cache)) checkPositiveQuantity(spec.cache.size, at('cache', 'size'), error);
   checkRequestsWithinLimits(spec.resources, at('resources'), error);
+  return requirements;
 }
 
 const maxPackages = kasprAppSchema.properties?.spec?.properties?.pythonPackages?.properties?.packages?.maxItems ?? 256;
@@ -268,7 +275,7 @@ function checkPositiveQuantity(value: unknown, segments: (string | number)[], er
   if (!isQuantityValue(value)) return; // the schema reported it
   const parsed = parseQuantity(value);
   if (parsed === undefined) error(segments, `must be ${quantityGrammarHint}`);
-  else if (parsed <= 0) error(segments, 'must be greater than zero');
+  else if (parsed.nanos <= 0n) error(segments, 'must be greater than zero');
 }
 
 function checkRequestsWithinLimits(resources: unknown, segments: (string | number)[], error: Report): void {
@@ -279,7 +286,7 @@ function checkRequestsWithinLimits(resources: unknown, segments: (string | numbe
     if (!isQuantityValue(request) || !isQuantityValue(limit)) continue;
     const requested = parseQuantity(request);
     const limited = parseQuantity(limit);
-    if (requested !== undefined && limited !== undefined && requested > limited) {
+    if (requested !== undefined && limited !== undefined && requested.nanos > limited.nanos) {
       error([...segments, 'requests', name], `${String(request)} exceeds the limit ${String(limit)}`);
     }
   }

@@ -2,7 +2,7 @@
 // in apply order. Validation comes first: invalid input prints the errors and nothing on stdout.
 import { stringify } from 'yaml';
 import { validateKasprApp } from '../api/validation.ts';
-import type { KasprApp } from '../api/types.ts';
+import type { ValidKasprApp } from '../api/valid-app.ts';
 import { resolveApp } from '../model/app-model.ts';
 import { buildChildren, type DesiredObject } from '../model/children.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
@@ -19,13 +19,13 @@ export function renderCommand(
   io: CommandIo,
 ): number {
   const { documents, problems } = readManifests(files, baseDir);
-  const apps: KasprApp[] = [];
+  const apps: ValidKasprApp[] = [];
   let failed = problems.length > 0;
   for (const p of problems) io.err(formatProblem(p));
   for (const doc of documents.filter((d) => isKasprAppDocument(d.value))) {
     const result = validateKasprApp(doc.value);
     for (const w of result.warnings) io.err(formatDocumentError(doc, w, 'warning: '));
-    if (result.ok) apps.push(result.app);
+    if (result.ok) apps.push(result.valid);
     else {
       failed = true;
       for (const e of result.errors) io.err(formatDocumentError(doc, e));
@@ -39,11 +39,11 @@ export function renderCommand(
 
   // Written object by object as each app is built: the whole output of thousands of apps is one string too many
   // (V8 caps a string near 512 MB), and nothing needs it at once.
-  const withoutUid = apps.some((app) => app.metadata.uid === undefined);
+  const withoutUid = apps.some(({ app }) => app.metadata.uid === undefined);
   const write = format === 'json' ? jsonWriter(io) : yamlWriter(io, withoutUid);
-  for (const app of apps) {
-    const model = resolveApp(app, settings);
-    for (const warning of model.warnings) io.err(`${app.metadata.name}: warning: ${warning}`);
+  for (const valid of apps) {
+    const model = resolveApp(valid, settings);
+    for (const warning of model.warnings) io.err(`${model.name}: warning: ${warning}`);
     for (const child of buildChildren(model)) write.object(child);
   }
   write.end();

@@ -1,5 +1,5 @@
-// The whole status of a KasprApp, computed from what the informers see. Pure, and written apart from the
-// reconcile of children (as the Prometheus Operator does), so a status write never delays or blocks a sync.
+// The whole status of a KasprApp, computed from what the informers see. Pure; the reconciler writes it in the same
+// pass as the children, after their steps (and after the events of its transitions), so it reports that pass.
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import type { KasprApp, KasprAppStatus, PythonPackagesStatus } from '../api/types.ts';
 import type { FieldError } from '../api/field-error.ts';

@@ -1,5 +1,6 @@
-// The seed's install metrics, labelled by app and namespace. Fed from the install ledger, so each install is
-// counted once; the series of a deleted app are removed, so cardinality follows the apps that exist.
+// The install metrics, labelled by app and namespace (names and labels as the original operator's). Fed from the
+// install ledger, so each install is counted once; the series of a deleted app are removed, so cardinality follows
+// the apps that exist.
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { CountedInstall } from './install-ledger.ts';
 

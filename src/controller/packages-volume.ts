@@ -1,7 +1,7 @@
 // Where the packages live this reconcile, and how the claim may change. Claims are mostly immutable and can only
 // grow, so the desired claim is adjusted to what the apiserver will accept, with a warning for what is refused.
 import type { Event, PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
-import { parseQuantity } from '../runtime/kube/quantity.ts';
+import { parseQuantity } from '../kubernetes/quantity.ts';
 import type { PackagesPlan } from '../model/app-model.ts';
 import type { PackagesVolumeSource } from '../model/python-packages.ts';
 import type { CacheMode } from './packages-status.ts';
@@ -60,7 +60,11 @@ export function claimUpdate(
   const spec = { ...desired.spec };
   const wanted = desired.spec.resources?.requests?.storage;
   const current = live.spec.resources?.requests?.storage;
-  if (wanted !== undefined && current !== undefined && (parseQuantity(wanted) ?? 0) < (parseQuantity(current) ?? 0)) {
+  if (
+    wanted !== undefined &&
+    current !== undefined &&
+    (parseQuantity(wanted)?.nanos ?? 0n) < (parseQuantity(current)?.nanos ?? 0n)
+  ) {
     warnings.push(
       `cache.size ${wanted} is smaller than the claim's ${current}; a claim cannot shrink, keeping ${current}`,
     );

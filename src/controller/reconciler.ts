@@ -107,7 +107,7 @@ export class KasprAppReconciler {
       return;
     }
 
-    const model = resolveApp(validation.app, this.#deps.settings);
+    const model = resolveApp(validation.valid, this.#deps.settings);
     const claimName = model.names.packagesClaim;
     const claim = view.child(ResourceTypes.PersistentVolumeClaim, model.namespace, claimName) as
       PersistentVolumeClaim | undefined;

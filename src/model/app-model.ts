@@ -1,35 +1,17 @@
-// Resolves a validated KasprApp into everything the builders need, with every default applied (DESIGN
-// decision 8: defaults are constants applied here, never written back). Pure: no I/O, no clock, no env.
-import type { ResourceRequirements as K8sResources } from 'kubernetes-types/core/v1.js';
-import { defaults } from '../api/defaults.ts';
-import { defaultKasprVersion, findKasprVersion } from '../api/versions.ts';
+// Resolves a validated KasprApp (defaults already applied by validation, see api/valid-app.ts) into everything the
+// builders need: names, labels, the spec hash and the operator's settings. Pure: no I/O, no clock, no env.
+import type { ValidKasprApp, ValidPythonPackages } from '../api/valid-app.ts';
 import type { KasprApp } from '../api/types.ts';
-import { canonicalRequirements, computePackagesHash } from '../packages/spec-hash.ts';
+import { packagesHash } from '../packages/spec-hash.ts';
 import { appLabels, selectorLabels, type Labels } from './labels.ts';
 import { childNames, type ChildNames } from './names.ts';
 import type { OperatorSettings } from './operator-settings.ts';
 
-export type AccessMode = 'ReadWriteMany' | 'ReadWriteOnce';
-export type OnFailure = 'block' | 'allow';
-
-export interface PackagesPlan {
+export interface PackagesPlan extends Omit<ValidPythonPackages, 'requirements'> {
   /** The spec hash: names the install on the volume and rolls the pods when it changes. */
   readonly hash: string;
-  /** Canonical requirement lines, in the user's order. */
+  /** Canonical requirement lines, in the user's order: what the installer hands pip. */
   readonly requirements: readonly string[];
-  readonly indexUrl?: string | undefined;
-  readonly extraIndexUrls: readonly string[];
-  readonly trustedHosts: readonly string[];
-  readonly credentials?: { readonly secretName: string; readonly usernameKey: string; readonly passwordKey: string };
-  readonly cache: {
-    readonly enabled: boolean;
-    readonly storageClass?: string | undefined;
-    readonly size: string;
-    readonly accessMode: AccessMode;
-    readonly deleteClaim: boolean;
-  };
-  readonly installPolicy: { readonly retries: number; readonly timeoutSeconds: number; readonly onFailure: OnFailure };
-  readonly resources: K8sResources;
 }
 
 export interface AppModel {
@@ -53,18 +35,11 @@ export interface AppModel {
 export const packagesIgnoredWarning =
   'spec.pythonPackages is ignored: the operator runs with PYTHON_PACKAGES_ENABLED=false';
 
-export function resolveApp(app: KasprApp, settings: OperatorSettings): AppModel {
-  const { spec } = app;
+export function resolveApp(valid: ValidKasprApp, settings: OperatorSettings): AppModel {
+  const { app, image, pythonPackages } = valid;
   const name = app.metadata.name;
-  const version = spec.version ?? defaultKasprVersion;
-  // Validation guarantees a known version when no image is given.
-  const image = spec.image ?? findKasprVersion(version)?.image ?? '';
-  const warnings: string[] = [];
-  let packages: PackagesPlan | undefined;
-  if (spec.pythonPackages !== undefined) {
-    if (settings.pythonPackagesEnabled) packages = resolvePackages(spec.pythonPackages, image);
-    else warnings.push(packagesIgnoredWarning);
-  }
+  const packagesIgnored = pythonPackages !== undefined && !settings.pythonPackagesEnabled;
+  const packages = pythonPackages !== undefined && !packagesIgnored ? packagesPlan(pythonPackages, image) : undefined;
   return {
     app,
     name,
@@ -73,58 +48,18 @@ export function resolveApp(app: KasprApp, settings: OperatorSettings): AppModel 
     labels: appLabels(name),
     selector: selectorLabels(name),
     image,
-    version,
-    replicas: spec.replicas ?? defaults.replicas,
+    version: valid.version,
+    replicas: valid.replicas,
     ...(packages !== undefined && { packages }),
-    packagesIgnored: spec.pythonPackages !== undefined && !settings.pythonPackagesEnabled,
-    warnings,
+    packagesIgnored,
+    warnings: packagesIgnored ? [packagesIgnoredWarning] : [],
   };
 }
 
-function resolvePackages(spec: NonNullable<KasprApp['spec']['pythonPackages']>, image: string): PackagesPlan {
-  const d = defaults.pythonPackages;
-  const secretRef = spec.credentials?.secretRef;
-  const size = spec.cache?.size;
-  // Parsed once: the same canonical lines go to the installer and into the hash.
-  const requirements = canonicalRequirements(spec.packages);
+function packagesPlan(packages: ValidPythonPackages, image: string): PackagesPlan {
   return {
-    hash: computePackagesHash({ ...spec, requirements, image }),
-    requirements,
-    indexUrl: spec.indexUrl,
-    extraIndexUrls: spec.extraIndexUrls ?? [],
-    trustedHosts: spec.trustedHosts ?? [],
-    ...(secretRef !== undefined && {
-      credentials: {
-        secretName: secretRef.name,
-        usernameKey: secretRef.usernameKey ?? d.credentials.usernameKey,
-        passwordKey: secretRef.passwordKey ?? d.credentials.passwordKey,
-      },
-    }),
-    cache: {
-      enabled: spec.cache?.enabled ?? d.cache.enabled,
-      storageClass: spec.cache?.storageClass,
-      size: size === undefined ? d.cache.size : String(size),
-      accessMode: spec.cache?.accessMode ?? d.cache.accessMode,
-      deleteClaim: spec.cache?.deleteClaim ?? d.cache.deleteClaim,
-    },
-    installPolicy: {
-      retries: spec.installPolicy?.retries ?? d.installPolicy.retries,
-      timeoutSeconds: spec.installPolicy?.timeout ?? d.installPolicy.timeout,
-      onFailure: spec.installPolicy?.onFailure ?? d.installPolicy.onFailure,
-    },
-    // The user's resources replace the defaults as a whole: mixing them could put a request above a limit.
-    resources: spec.resources !== undefined ? stringifyQuantities(spec.resources) : structuredClone(d.resources),
+    ...packages,
+    hash: packagesHash({ ...packages, image }),
+    requirements: packages.requirements.map((r) => r.canonical),
   };
-}
-
-/** Quantities as strings, the form the apiserver returns, so applied and live objects compare equal. */
-export function stringifyQuantities(resources: {
-  requests?: Record<string, number | string>;
-  limits?: Record<string, number | string>;
-}): K8sResources {
-  const convert = (values: Record<string, number | string> | undefined): Record<string, string> | undefined =>
-    values === undefined ? undefined : Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
-  const requests = convert(resources.requests);
-  const limits = convert(resources.limits);
-  return { ...(requests !== undefined && { requests }), ...(limits !== undefined && { limits }) };
 }

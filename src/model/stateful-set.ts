@@ -12,7 +12,8 @@ import type {
 } from 'kubernetes-types/core/v1.js';
 import { defaults } from '../api/defaults.ts';
 import type { ProbeSettings } from '../api/types.ts';
-import { stringifyQuantities, type AppModel } from './app-model.ts';
+import { stringifyQuantities } from '../api/valid-app.ts';
+import type { AppModel } from './app-model.ts';
 import { mergeByKey, overrideByKey } from './merge.ts';
 import { childMetadata } from './metadata.ts';
 import {

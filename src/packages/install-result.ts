@@ -33,63 +33,35 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   if (document.formatVersion !== RESULT_FORMAT_VERSION) {
     return unreadable(`unsupported result format version ${JSON.stringify(document.formatVersion)}`, trimmed);
   }
-  const problems: string[] = [];
-  const field = <T>(name: string, check: (value: unknown) => value is T): T | undefined => {
-    const value = document[name];
-    if (check(value)) return value;
-    problems.push(name);
-    return undefined;
-  };
-  const state = field('state', (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed');
-  const source = field('source', (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache');
-  const hash = field('hash', isString);
-  const installed = field('installed', isStringArray);
-  const installedTotal = field('installedTotal', isCount);
-  const installedBy = field('installedBy', isString);
-  const installTime = field('installTime', isString);
-  const durationSeconds = field('durationSeconds', isNonNegativeNumber);
-  const pythonVersion = field('pythonVersion', isString);
-  const attempts = field('attempts', isCount);
-  const errorType = field('errorType', (v): v is InstallErrorType | null => v === null || isErrorType(v));
-  const error = field('error', (v): v is string | null => v === null || typeof v === 'string');
-  const warnings = field('warnings', isStringArray);
-  if (
-    state === undefined ||
-    source === undefined ||
-    hash === undefined ||
-    installed === undefined ||
-    installedTotal === undefined ||
-    installedBy === undefined ||
-    installTime === undefined ||
-    durationSeconds === undefined ||
-    pythonVersion === undefined ||
-    attempts === undefined ||
-    errorType === undefined ||
-    error === undefined ||
-    warnings === undefined
-  ) {
+  const problems = Object.entries(resultFields)
+    .filter(([name, check]) => !check(document[name]))
+    .map(([name]) => name);
+  if (problems.length > 0) {
     return unreadable(`the install result has missing or malformed fields: ${problems.join(', ')}`, trimmed);
   }
-  return {
-    kind: 'result',
-    result: {
-      formatVersion: RESULT_FORMAT_VERSION,
-      state,
-      source,
-      hash,
-      installed,
-      installedTotal,
-      installedBy,
-      installTime,
-      durationSeconds,
-      pythonVersion,
-      attempts,
-      errorType,
-      error,
-      warnings,
-    },
-  };
+  // Every field has passed its check above; unknown fields are dropped.
+  const fields = Object.fromEntries(Object.keys(resultFields).map((name) => [name, document[name]]));
+  return { kind: 'result', result: { formatVersion: RESULT_FORMAT_VERSION, ...fields } as InstallResult };
 }
+
+type Check<T> = (value: unknown) => value is T;
+
+/** Each field of a result (but formatVersion, checked first) and the check its value must pass. */
+const resultFields: { readonly [K in Exclude<keyof InstallResult, 'formatVersion'>]-?: Check<InstallResult[K]> } = {
+  state: (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed',
+  source: (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache',
+  hash: isString,
+  installed: isStringArray,
+  installedTotal: isCount,
+  installedBy: isString,
+  installTime: isString,
+  durationSeconds: isNonNegativeNumber,
+  pythonVersion: isString,
+  attempts: isCount,
+  errorType: (v): v is InstallErrorType | null => v === null || isErrorType(v),
+  error: (v): v is string | null => v === null || typeof v === 'string',
+  warnings: isStringArray,
+};
 
 function unreadable(reason: string, text: string): ParsedInstallResult {
   const lines = text.split('\n').filter((line) => line.trim() !== '');

@@ -50,8 +50,6 @@ export const INSTALLER_ENV = {
   terminationLog: 'KASPR_PACKAGES_TERMINATION_LOG',
 } as const;
 
-export type InstallerEnvName = (typeof INSTALLER_ENV)[keyof typeof INSTALLER_ENV];
-
 /** Every installer input starts with this; the init container template may not set such a variable. */
 export const INSTALLER_ENV_PREFIX = 'KASPR_PACKAGES_';
 
@@ -79,9 +77,6 @@ export const INSTALLER_PROGRAM_FILE = 'installer.py';
 
 /** Kubernetes' default `terminationMessagePath`; the installer writes its result there unless told otherwise. */
 export const DEFAULT_TERMINATION_LOG_PATH = '/dev/termination-log';
-
-/** A hash becomes a path component, so the installer refuses anything else. */
-export const PACKAGES_HASH_PATTERN = /^[0-9a-f]{8,64}$/;
 
 // Volume layout. Everything lives on the volume (nothing on the container's root filesystem, which may be read-only),
 // and everything that must appear atomically is built under `.staging/` on the same filesystem and renamed into place.

@@ -4,9 +4,10 @@
 //   name[extras] <specifiers> ; <marker>
 //   name[extras] @ <http(s) or VCS URL> ; <marker>
 //   <git+ URL>#egg=name[&subdirectory=dir]         (pip's VCS form; the egg fragment names the project)
-// The canonical form (normalized name and extras, sorted specifiers, normalized marker) is what pip receives
-// and what the spec hash covers, so spelling differences do not cause reinstalls.
+// The canonical form (normalized name and extras, sorted specifiers with PEP 440 normalized versions, normalized
+// marker) is what pip receives and what the spec hash covers, so spelling differences do not cause reinstalls.
 import { checkNoDollar } from './pip-expansion.ts';
+import { normalizeSpecifierVersion } from './pep440.ts';
 import { checkUrl } from './url.ts';
 
 export interface Specifier {
@@ -218,7 +219,7 @@ class RequirementParser {
       const version = this.#text.slice(start, this.#pos);
       if (version.length === 0) throw this.#unexpected(`a version after '${operator}'`);
       checkVersion(operator, version);
-      specifiers.push({ operator, version: version.toLowerCase() });
+      specifiers.push({ operator, version: normalizeSpecifierVersion(operator, version) });
       this.#skipSpace();
       if (this.#peek() !== ',') return specifiers;
       this.#pos++;

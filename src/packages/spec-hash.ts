@@ -2,7 +2,7 @@
 // all carry it, so it must change exactly when the installed result could change (DESIGN decision 4) and must
 // stay the same across operator releases (golden values in tests), or every upgrade would reinstall everything.
 import { createHash } from 'node:crypto';
-import { parseRequirement } from './requirement.ts';
+import type { Requirement } from './requirement.ts';
 
 /**
  * Bumped only when the installer's output for the same inputs changes (volume layout, pip invocation), so that
@@ -10,9 +10,10 @@ import { parseRequirement } from './requirement.ts';
  */
 export const installerVersion = 1;
 
+/** What determines the installed result (the parts of a validated pythonPackages that reach pip, and the image). */
 export interface PackagesHashInput {
-  /** Canonical requirement lines (see requirement.ts); order does not matter. */
-  readonly requirements: readonly string[];
+  /** Parsed requirements; their canonical lines are hashed, so order and spelling do not matter. */
+  readonly requirements: readonly Pick<Requirement, 'canonical'>[];
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls?: readonly string[] | undefined;
   readonly trustedHosts?: readonly string[] | undefined;
@@ -21,42 +22,15 @@ export interface PackagesHashInput {
 }
 
 /** 16 hex characters (64 bits) of a SHA-256 over a canonical JSON rendering of what determines the result. */
-export function computePackagesHash(input: PackagesHashInput): string {
+export function packagesHash(input: PackagesHashInput): string {
   const canonical = JSON.stringify({
     installer: installerVersion,
     image: input.image,
-    requirements: [...input.requirements].sort(),
+    requirements: input.requirements.map((r) => r.canonical).sort(),
     indexUrl: input.indexUrl ?? null,
     // pip gives every extra index the same priority, so their order does not change what is installed.
     extraIndexUrls: [...(input.extraIndexUrls ?? [])].sort(),
     trustedHosts: [...(input.trustedHosts ?? [])].map((h) => h.toLowerCase()).sort(),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
-}
-
-/** The parts of spec.pythonPackages that reach pip (structurally; the api types satisfy it). */
-export interface PackagesSource {
-  readonly packages: readonly string[];
-  readonly indexUrl?: string | undefined;
-  readonly extraIndexUrls?: readonly string[] | undefined;
-  readonly trustedHosts?: readonly string[] | undefined;
-}
-
-/** Canonical requirement lines of a validated spec; an unparsable one is a programming error here. */
-export function canonicalRequirements(packages: readonly string[]): string[] {
-  return packages.map((line) => {
-    const parsed = parseRequirement(line);
-    if (!parsed.ok) throw new Error(`requirement ${JSON.stringify(line)} was not validated: ${parsed.reason}`);
-    return parsed.requirement.canonical;
-  });
-}
-
-export function packagesHash(source: PackagesSource, image: string): string {
-  return computePackagesHash({
-    requirements: canonicalRequirements(source.packages),
-    indexUrl: source.indexUrl,
-    extraIndexUrls: source.extraIndexUrls,
-    trustedHosts: source.trustedHosts,
-    image,
-  });
 }

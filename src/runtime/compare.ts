@@ -8,7 +8,7 @@
 // compares equal and a steady-state reconcile sends nothing.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from './kube/client.ts';
-import { parseQuantity } from './kube/quantity.ts';
+import { storedAs } from '../kubernetes/quantity.ts';
 
 /** Annotation carrying the hash of the desired object a manager last applied. */
 export const appliedHashAnnotation = 'kasprop.io/applied-hash';
@@ -107,7 +107,9 @@ function mismatch(
     return mode === 'equal' && !isEmpty(live) ? orRoot(path) : undefined;
   }
   if (live === undefined || live === null) return isEmpty(desired) ? undefined : orRoot(path);
-  if (isQuantityField(key, parentKey)) return sameQuantity(desired, live) ? undefined : orRoot(path);
+  if (isQuantityField(key, parentKey)) {
+    return sameQuantity(desired, live, quantityMaps.has(parentKey)) ? undefined : orRoot(path);
+  }
   if (Array.isArray(desired)) {
     if (!Array.isArray(live)) return isEmpty(desired) && isEmpty(live) ? undefined : orRoot(path);
     return listMismatch(desired, live, mode, path, key);
@@ -156,6 +158,7 @@ function listMismatch(
   return undefined;
 }
 
+/** ResourceLists: the apiserver rounds their values up to 1m. */
 const quantityMaps = new Set(['requests', 'limits', 'hard', 'capacity', 'allocatable', 'overhead']);
 const quantityKeys = new Set(['sizeLimit', 'averageValue']);
 
@@ -163,7 +166,7 @@ function isQuantityField(key: string, parentKey: string): boolean {
   return quantityMaps.has(parentKey) || quantityKeys.has(key) || (key === 'value' && parentKey === 'target');
 }
 
-function sameQuantity(desired: unknown, live: unknown): boolean {
+function sameQuantity(desired: unknown, live: unknown, inResourceList: boolean): boolean {
   if (desired === live) return true;
   if (
     (typeof desired !== 'string' && typeof desired !== 'number') ||
@@ -171,11 +174,9 @@ function sameQuantity(desired: unknown, live: unknown): boolean {
   ) {
     return false;
   }
-  const a = parseQuantity(desired);
-  const b = parseQuantity(live);
-  if (a === undefined || b === undefined) return false;
-  // Relative tolerance: decimal suffixes (m, k, 1e3) do not all have exact binary float values.
-  return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b));
+  // The apiserver writes quantities in its own form (`0.5` comes back as `500m`, and in a ResourceList `0.0005` as
+  // `1m`): what it made of the desired value is no drift.
+  return storedAs(desired, live, inResourceList);
 }
 
 function isEmpty(value: unknown): boolean {

@@ -43,7 +43,7 @@ test('the rendered install-packages container installs, and the rendered PYTHONP
     },
   });
   assert.ok(validated.ok, JSON.stringify(validated));
-  const rendered = buildChildren(resolveApp(validated.app, defaultOperatorSettings));
+  const rendered = buildChildren(resolveApp(validated.valid, defaultOperatorSettings));
   const statefulSet = rendered.find((child) => child.kind === 'StatefulSet') as StatefulSet;
   const podSpec = statefulSet.spec!.template.spec!;
   const init = podSpec.initContainers!.find((c) => c.name === 'install-packages')!;

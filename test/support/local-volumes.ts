@@ -12,7 +12,7 @@ import type { PersistentVolume, PersistentVolumeClaim } from 'kubernetes-types/c
 import { isConflict, KubeClient, type KubeObject } from '../../src/runtime/kube/client.ts';
 import { loadKubeConfigFile } from '../../src/runtime/kube/config.ts';
 import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
-import { parseQuantity } from '../../src/runtime/kube/quantity.ts';
+import { parseQuantity } from '../../src/kubernetes/quantity.ts';
 
 export const localVolumeProvisioner = 'local-volumes.kasprop.test';
 const selectedNodeAnnotation = 'volume.kubernetes.io/selected-node';
@@ -130,7 +130,7 @@ export async function growVolume(client: KubeClient, claim: PersistentVolumeClai
   const capacity = claim.status?.capacity?.storage;
   const volumeName = claim.spec?.volumeName;
   if (requested === undefined || capacity === undefined || volumeName === undefined) return;
-  if ((parseQuantity(requested) ?? 0) <= (parseQuantity(capacity) ?? 0)) return;
+  if ((parseQuantity(requested)?.nanos ?? 0n) <= (parseQuantity(capacity)?.nanos ?? 0n)) return;
   await client.patch(
     ResourceTypes.PersistentVolume,
     { name: volumeName },

@@ -217,7 +217,7 @@ function readManifest(file: string): { apps: KasprApp[]; others: KubeObject[]; e
       return;
     }
     const result = validateKasprApp(value);
-    if (result.ok) apps.push(result.app);
+    if (result.ok) apps.push(result.valid.app);
     else errors.push(...result.errors.map((e) => `${file}:${i + 1}:${formatFieldError(e)}`));
   });
   if (apps.length === 0 && errors.length === 0) errors.push(`${file}: no KasprApp in it`);

@@ -32,7 +32,7 @@ function applied(file: string): unknown[] {
     if (document.kind !== 'KasprApp') return [];
     const validation = validateKasprApp(document);
     assert.ok(validation.ok);
-    const model = resolveApp(validation.app, defaultOperatorSettings);
+    const model = resolveApp(validation.valid, defaultOperatorSettings);
     // As the reconciler decides it (reconciler.ts), with no claim and no claim event in the cache.
     const packagesVolume: PackagesVolumeDecision = model.packages
       ? decidePackagesVolume(model.packages, undefined, [])

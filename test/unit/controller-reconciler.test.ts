@@ -107,7 +107,7 @@ function app(): KasprApp {
     },
   });
   assert.ok(result.ok);
-  return result.app;
+  return result.valid.app;
 }
 
 function setUp(): { client: RecordingClient; view: FakeView; reconciler: KasprAppReconciler } {

@@ -294,10 +294,10 @@ describe('events and conditions', () => {
       spec: { bootstrapServers: 'k:9092', pythonPackages: { packages: ['requests'] } },
     });
     assert.ok(validated.ok);
-    const model = resolveApp(validated.app, defaultOperatorSettings);
+    const model = resolveApp(validated.valid, defaultOperatorSettings);
     const statusWith = (installed: Partial<InstallResult>) =>
       validStatus({
-        app: validated.app,
+        app: validated.valid.app,
         now: '2026-11-26T10:00:10Z',
         model,
         statefulSet: undefined,
@@ -347,7 +347,7 @@ describe('packages volume and claim lifecycle', () => {
     spec: { bootstrapServers: 'k:9092', pythonPackages: { packages: ['requests'] } },
   });
   assert.ok(validated.ok);
-  const plan = resolveApp(validated.app, defaultOperatorSettings).packages!;
+  const plan = resolveApp(validated.valid, defaultOperatorSettings).packages!;
   const claim = (phase: string, size = '256Mi') => ({
     metadata: { name: 'orders-app-python-packages', uid: 'c1' },
     spec: { accessModes: ['ReadWriteMany'], resources: { requests: { storage: size } }, storageClassName: 'standard' },

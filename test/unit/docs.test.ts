@@ -537,7 +537,7 @@ function checkKasprApp(doc: FoundYaml): string[] {
   const warnings = result.warnings.map(located('warning: '));
   if (!result.ok) return [...result.errors.map(located('')), ...warnings];
   if (warnings.length > 0) return warnings;
-  const model = resolveApp(result.app, defaultOperatorSettings);
+  const model = resolveApp(result.valid, defaultOperatorSettings);
   const statefulSet = buildChildren(model).find((c) => c.kind === 'StatefulSet') as StatefulSet | undefined;
   if (statefulSet === undefined) return [`${doc.at}: renders no StatefulSet`];
   const initContainers = statefulSet.spec?.template.spec?.initContainers ?? [];
@@ -553,7 +553,7 @@ function guideApp(guide: Markdown): { app: KasprApp; model: AppModel } {
   assert.ok(block, `${guide.file} has no # enrich.yaml block`);
   const result = validateKasprApp(parseAllDocuments(block.lines.join('\n'))[0]?.toJS());
   assert.ok(result.ok);
-  return { app: result.app, model: resolveApp(result.app, defaultOperatorSettings) };
+  return { app: result.valid.app, model: resolveApp(result.valid, defaultOperatorSettings) };
 }
 
 // ---- files ---------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import type { HorizontalPodAutoscaler } from 'kubernetes-types/autoscaling/v2.js
 import type { KasprApp, PythonPackagesSpec } from '../../src/api/types.ts';
 import { validateKasprApp } from '../../src/api/validation.ts';
 import { resolveApp } from '../../src/model/app-model.ts';
+import type { ValidKasprApp } from '../../src/api/valid-app.ts';
 import { buildChildren, type DesiredObject } from '../../src/model/children.ts';
 import { defaultOperatorSettings, operatorSettingsFromEnv } from '../../src/model/operator-settings.ts';
 import { INSTALLER_ENV } from '../../src/packages/installer-contract.ts';
@@ -16,7 +17,7 @@ import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/insta
 
 const uid = '6f1b7c2e-0000-4000-8000-000000000001';
 
-function app(pythonPackages?: PythonPackagesSpec, extra: Partial<KasprApp['spec']> = {}): KasprApp {
+function app(pythonPackages?: PythonPackagesSpec, extra: Partial<KasprApp['spec']> = {}): ValidKasprApp {
   const manifest = {
     apiVersion: 'kaspr.io/v1alpha1',
     kind: 'KasprApp',
@@ -25,10 +26,10 @@ function app(pythonPackages?: PythonPackagesSpec, extra: Partial<KasprApp['spec'
   };
   const result = validateKasprApp(manifest);
   assert.ok(result.ok, JSON.stringify(result));
-  return result.app;
+  return result.valid;
 }
 
-const children = (a: KasprApp, settings = defaultOperatorSettings): DesiredObject[] =>
+const children = (a: ValidKasprApp, settings = defaultOperatorSettings): DesiredObject[] =>
   buildChildren(resolveApp(a, settings));
 
 function find(objects: DesiredObject[], kind: string, name?: string): DesiredObject {
@@ -220,7 +221,7 @@ describe('children of a KasprApp', () => {
       'registry.example.com/kaspr:custom',
     );
     assert.equal(mainContainer(children(app(undefined, { version: '0.11.4' }))).image, 'kasprio/kaspr:0.11.4');
-    assert.equal(mainContainer(children(app())).image, 'kasprio/kaspr:0.11.9');
+    assert.equal(mainContainer(children(app())).image, 'kasprio/kaspr:0.11.19');
   });
 });
 
@@ -302,7 +303,7 @@ describe('children with pythonPackages', () => {
     const build = (manifest: unknown): StatefulSet => {
       const result = validateKasprApp(manifest);
       assert.ok(result.ok);
-      return statefulSet(buildChildren(resolveApp(result.app, defaultOperatorSettings)));
+      return statefulSet(buildChildren(resolveApp(result.valid, defaultOperatorSettings)));
     };
     const withPackages = build(example);
     const bytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
@@ -487,7 +488,8 @@ describe('template lists merged without duplicate keys (server-side apply refuse
       'spec.template.pythonPackagesInitContainer.env[1].name',
     ]);
     // ...and the builder drops them should one get through.
-    const unchecked = { ...app(packages), spec: { ...app(packages).spec, template } };
+    const valid = app(packages);
+    const unchecked = { ...valid, app: { ...valid.app, spec: { ...valid.app.spec, template } } };
     const init = initContainer(children(unchecked));
     assert.deepEqual(
       init

@@ -70,6 +70,18 @@ const valid: [input: string, canonical: string][] = [
     `x; ${'('.repeat(10)}python_version >= "3"${')'.repeat(10)}`,
   ],
   ['x; python_version ~= "3.8"', 'x; python_version ~= "3.8"'],
+  // PEP 440 spellings of one version, normalized as pip's packaging does.
+  ['foo>=1.0-RC1', 'foo>=1.0rc1'],
+  ['foo>=1.0rc1', 'foo>=1.0rc1'],
+  ['foo==V01.02-alpha.3', 'foo==1.2a3'],
+  ['foo!=1.0-1', 'foo!=1.0.post1'],
+  ['foo<2.0dev', 'foo<2.0.dev0'],
+  ['foo==1.0+Ubuntu-01', 'foo==1.0+ubuntu.1'],
+  ['foo==v1.0.*', 'foo==1.0.*'],
+  ['foo~=1.4.RC2', 'foo~=1.4rc2'],
+  ['foo==1.0preview1', 'foo==1.0rc1'],
+  ['foo>=0!1.0_rev', 'foo>=1.0.post0'],
+  ['foo===1.0-RC1', 'foo===1.0-rc1'],
 ];
 
 // `$` is refused wherever it is, with its own reason rather than whichever grammar rule it breaks first.

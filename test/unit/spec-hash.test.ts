@@ -1,9 +1,26 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { packagesHash, type PackagesSource } from '../../src/packages/spec-hash.ts';
+import type { PythonPackagesSpec } from '../../src/api/types.ts';
+import { validateKasprApp } from '../../src/api/validation.ts';
+import { resolveApp } from '../../src/model/app-model.ts';
+import { defaultOperatorSettings } from '../../src/model/operator-settings.ts';
+
+/** The spec hash as the reconciler and `kasprop render` get it: validation, then the model. */
+function packagesHash(pythonPackages: PythonPackagesSpec, image: string): string {
+  const validation = validateKasprApp({
+    apiVersion: 'kaspr.io/v1alpha1',
+    kind: 'KasprApp',
+    metadata: { name: 'orders', namespace: 'streams' },
+    spec: { bootstrapServers: 'kafka:9092', image, pythonPackages },
+  });
+  assert.ok(validation.ok, JSON.stringify(validation));
+  const hash = resolveApp(validation.valid, defaultOperatorSettings).packages?.hash;
+  assert.ok(hash !== undefined);
+  return hash;
+}
 
 const image = 'kasprio/kaspr:0.11.9';
-const source: PackagesSource = {
+const source: PythonPackagesSpec = {
   packages: ['requests==2.31.0', 'numpy~=1.26.0', 'pydantic[email]>=2,<3'],
   indexUrl: 'https://pypi.example.com/simple',
   extraIndexUrls: ['https://a.example.com/simple', 'https://b.example.com/simple'],
@@ -22,7 +39,7 @@ describe('packages spec hash', () => {
   });
 
   test('ignores order and spelling of requirements, and order of extra indexes and trusted hosts', () => {
-    const reordered: PackagesSource = {
+    const reordered: PythonPackagesSpec = {
       ...source,
       packages: ['Pydantic[EMAIL] >= 2, < 3', 'NumPy ~= 1.26.0', 'requests == 2.31.0'],
       extraIndexUrls: ['https://b.example.com/simple', 'https://a.example.com/simple'],
@@ -31,11 +48,21 @@ describe('packages spec hash', () => {
     assert.equal(packagesHash(reordered, image), packagesHash(source, image));
   });
 
+  test('ignores PEP 440 spellings of one version, as pip does', () => {
+    assert.equal(
+      packagesHash({ packages: ['foo>=1.0-RC1'] }, image),
+      packagesHash({ packages: ['foo>=1.0rc1'] }, image),
+    );
+    assert.equal(
+      packagesHash({ packages: ['foo==V1.0-1'] }, image),
+      packagesHash({ packages: ['foo==1.0.post1'] }, image),
+    );
+  });
+
   test('ignores what does not change the installed result (retries, timeout, onFailure, resources)', () => {
-    // Those fields are not part of the hash input at all: a spec object carrying them hashes the same.
     const withPolicy = {
       ...source,
-      installPolicy: { retries: 9, timeout: 3600, onFailure: 'allow' },
+      installPolicy: { retries: 9, timeout: 3600, onFailure: 'allow' as const },
       resources: { limits: { memory: '4Gi' } },
       cache: { size: '10Gi' },
     };
@@ -44,7 +71,7 @@ describe('packages spec hash', () => {
 
   test('changes with a requirement, the index URL, an extra index, a trusted host or the image', () => {
     const base = packagesHash(source, image);
-    const variants: PackagesSource[] = [
+    const variants: PythonPackagesSpec[] = [
       { ...source, packages: ['requests==2.32.0', 'numpy~=1.26.0', 'pydantic[email]>=2,<3'] },
       { ...source, packages: ['requests==2.31.0', 'numpy~=1.26.0'] },
       { ...source, indexUrl: 'https://other.example.com/simple' },

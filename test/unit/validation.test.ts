@@ -551,6 +551,49 @@ describe('validateKasprApp', () => {
     assert.ok(result.ok, JSON.stringify(result));
   });
 
+  test('every quantity the apiserver takes passes: n and u suffixes, exponents, decimal and binary SI', () => {
+    for (const size of ['500u', '1n', '2.5e3', '1E', '1Ei', '0.0005', '1.5Gi', '1e+3', 3]) {
+      const manifest = withPackages({
+        packages: ['requests'],
+        cache: { size },
+        resources: { requests: { cpu: size } },
+      });
+      assert.deepEqual(errorsOf(manifest), [], JSON.stringify(size));
+    }
+    const limited = withPackages({
+      packages: ['x'],
+      resources: { requests: { cpu: '500u' }, limits: { cpu: '400u' } },
+    });
+    assert.deepEqual(errorsOf(limited), [
+      { path: `${pp}.resources.requests.cpu`, message: '500u exceeds the limit 400u' },
+    ]);
+  });
+
+  test('returns the parsed requirements and every default resolved', () => {
+    const result = validateKasprApp(withPackages({ packages: ['Requests >= 2.28', 'numpy'] }));
+    assert.ok(result.ok, JSON.stringify(result));
+    const { app, pythonPackages, ...resolved } = result.valid;
+    assert.equal(app.metadata.name, 'orders');
+    assert.deepEqual(resolved, { version: '0.11.19', image: 'kasprio/kaspr:0.11.19', replicas: 2 });
+    assert.deepEqual(pythonPackages, {
+      requirements: [
+        {
+          project: 'requests',
+          extras: [],
+          specifiers: [{ operator: '>=', version: '2.28' }],
+          canonical: 'requests>=2.28',
+        },
+        { project: 'numpy', extras: [], specifiers: [], canonical: 'numpy' },
+      ],
+      indexUrl: undefined,
+      extraIndexUrls: [],
+      trustedHosts: [],
+      cache: { enabled: true, storageClass: undefined, size: '256Mi', accessMode: 'ReadWriteMany', deleteClaim: true },
+      installPolicy: { retries: 3, timeoutSeconds: 600, onFailure: 'block' },
+      resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+    });
+  });
+
   test(`${invalidCases.length} invalid pythonPackages inputs, each with its message`, () => {
     assert.ok(invalidCases.length >= 40);
   });

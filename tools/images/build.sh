@@ -9,7 +9,7 @@
 #   [{"archive": "<absolute path of an .tar>", "names": ["<full image reference>", ...]}, ...]
 # with, in this order:
 #   pause     kasprop.test/pause:3.10                  pause.c of the k8s.io/kubernetes module (tools/controlplane)
-#   python    docker.io/kasprio/kaspr:0.11.9 (the image of the default version in src/api/versions.ts),
+#   python    docker.io/kasprio/kaspr:<default version> (the image of the default version in src/api/versions.ts),
 #             kasprop.test/python:3
 #             Debian's python3.11 with its whole stdlib and pip, busybox; runs kaspr-standin/app.py
 #   nopip     kasprop.test/python-nopip:3              the same without pip

@@ -26,7 +26,6 @@ export const ResourceTypes = {
   Service: builtin('v1', 'Service', 'services'),
   ServiceAccount: builtin('v1', 'ServiceAccount', 'serviceaccounts'),
   PersistentVolumeClaim: builtin('v1', 'PersistentVolumeClaim', 'persistentvolumeclaims'),
-  Event: builtin('events.k8s.io/v1', 'Event', 'events'),
   CoreEvent: builtin('v1', 'Event', 'events'),
   StatefulSet: builtin('apps/v1', 'StatefulSet', 'statefulsets'),
   ControllerRevision: builtin('apps/v1', 'ControllerRevision', 'controllerrevisions'),
