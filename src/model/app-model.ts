@@ -5,6 +5,7 @@ import { defaults } from '../api/defaults.ts';
 import { defaultKasprVersion, findKasprVersion } from '../api/versions.ts';
 import type { KasprApp } from '../api/types.ts';
 import { canonicalRequirements, computePackagesHash } from '../packages/spec-hash.ts';
+import { lockedLines } from '../packages/locked-packages.ts';
 import { appLabels, selectorLabels, type Labels } from './labels.ts';
 import { childNames, type ChildNames } from './names.ts';
 import type { OperatorSettings } from './operator-settings.ts';
@@ -17,6 +18,8 @@ export interface PackagesPlan {
   readonly hash: string;
   /** Canonical requirement lines, in the user's order. */
   readonly requirements: readonly string[];
+  /** Canonical lines of packagesWithHashes (locked-packages.ts), in the user's order; empty without a lock. */
+  readonly locked: readonly string[];
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls: readonly string[];
   readonly trustedHosts: readonly string[];
@@ -86,10 +89,12 @@ function resolvePackages(spec: NonNullable<KasprApp['spec']['pythonPackages']>, 
   const secretRef = spec.credentials?.secretRef;
   const size = spec.cache?.size;
   // Parsed once: the same canonical lines go to the installer and into the hash.
-  const requirements = canonicalRequirements(spec.packages);
+  const requirements = canonicalRequirements(spec.packages ?? []);
+  const locked = lockedLines(spec.packagesWithHashes ?? []);
   return {
-    hash: computePackagesHash({ ...spec, requirements, image }),
+    hash: computePackagesHash({ ...spec, requirements, locked, image }),
     requirements,
+    locked,
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],

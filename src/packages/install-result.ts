@@ -53,6 +53,8 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   const errorType = field('errorType', (v): v is InstallErrorType | null => v === null || isErrorType(v));
   const error = field('error', (v): v is string | null => v === null || typeof v === 'string');
   const warnings = field('warnings', isStringArray);
+  // Results of installers older than the lock have no such field: they never verified digests.
+  const hashVerified = document.hashVerified === true;
   if (
     state === undefined ||
     source === undefined ||
@@ -87,6 +89,7 @@ export function parseInstallResult(text: string): ParsedInstallResult {
       errorType,
       error,
       warnings,
+      hashVerified,
     },
   };
 }

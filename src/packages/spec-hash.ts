@@ -2,6 +2,7 @@
 // all carry it, so it must change exactly when the installed result could change (DESIGN decision 4) and must
 // stay the same across operator releases (golden values in tests), or every upgrade would reinstall everything.
 import { createHash } from 'node:crypto';
+import { lockedLines, type LockedPackage } from './locked-packages.ts';
 import { parseRequirement } from './requirement.ts';
 
 /**
@@ -16,6 +17,8 @@ export interface PackagesHashInput {
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls?: readonly string[] | undefined;
   readonly trustedHosts?: readonly string[] | undefined;
+  /** Canonical lines of packagesWithHashes (see locked-packages.ts); order does not matter. */
+  readonly locked?: readonly string[] | undefined;
   /** The app image: it fixes the Python version and ABI the wheels were chosen for. */
   readonly image: string;
 }
@@ -30,13 +33,16 @@ export function computePackagesHash(input: PackagesHashInput): string {
     // pip gives every extra index the same priority, so their order does not change what is installed.
     extraIndexUrls: [...(input.extraIndexUrls ?? [])].sort(),
     trustedHosts: [...(input.trustedHosts ?? [])].map((h) => h.toLowerCase()).sort(),
+    // Only when there is a lock, so that the hash of every spec without one stays what it was.
+    ...(input.locked !== undefined && input.locked.length > 0 && { locked: [...input.locked].sort() }),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
 
 /** The parts of spec.pythonPackages that reach pip (structurally; the api types satisfy it). */
 export interface PackagesSource {
-  readonly packages: readonly string[];
+  readonly packages?: readonly string[] | undefined;
+  readonly packagesWithHashes?: readonly LockedPackage[] | undefined;
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls?: readonly string[] | undefined;
   readonly trustedHosts?: readonly string[] | undefined;
@@ -53,7 +59,8 @@ export function canonicalRequirements(packages: readonly string[]): string[] {
 
 export function packagesHash(source: PackagesSource, image: string): string {
   return computePackagesHash({
-    requirements: canonicalRequirements(source.packages),
+    requirements: canonicalRequirements(source.packages ?? []),
+    locked: lockedLines(source.packagesWithHashes ?? []),
     indexUrl: source.indexUrl,
     extraIndexUrls: source.extraIndexUrls,
     trustedHosts: source.trustedHosts,

@@ -59,4 +59,29 @@ describe('packages spec hash', () => {
     ]);
     assert.equal(hashes.size, variants.length + 2);
   });
+
+  test('covers the lock: its digests change the hash, their order, case and requireHashes do not', () => {
+    const requests = { name: 'requests', version: '2.31.0', hashes: [sha256('a'), sha256('b')] };
+    const urllib3 = { name: 'urllib3', version: '2.2.1', hashes: [sha256('c')] };
+    const lock = [requests, urllib3];
+    const locked = packagesHash({ ...source, packagesWithHashes: lock }, image);
+    assert.notEqual(locked, packagesHash(source, image));
+    // A spec without a lock (or with an empty one) hashes as before the lock existed: no reinstall on upgrade.
+    assert.equal(packagesHash({ ...source, packagesWithHashes: [] }, image), packagesHash(source, image));
+    const respelled = [
+      { name: 'urllib3', version: '2.2.1', hashes: [{ algorithm: 'sha256' as const, digest: 'C'.repeat(64) }] },
+      { name: 'Requests', version: '2.31.0', hashes: [sha256('b'), sha256('a'), sha256('a')] },
+    ];
+    // requireHashes is not part of the input at all: it only refuses specs without a lock.
+    const guarded = { ...source, packagesWithHashes: respelled, requireHashes: true };
+    assert.equal(packagesHash(guarded, image), locked);
+    const otherDigest = [{ ...requests, hashes: [sha256('a')] }, urllib3];
+    const otherVersion = [{ ...requests, version: '2.31.1' }, urllib3];
+    assert.notEqual(packagesHash({ ...source, packagesWithHashes: otherDigest }, image), locked);
+    assert.notEqual(packagesHash({ ...source, packagesWithHashes: otherVersion }, image), locked);
+  });
 });
+
+function sha256(digit: string): { algorithm: 'sha256'; digest: string } {
+  return { algorithm: 'sha256', digest: digit.repeat(64) };
+}
