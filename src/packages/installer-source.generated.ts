@@ -381,12 +381,14 @@ def mismatch_failure(details: list[str], locked: bool) -> Failure:
         if not line[:1].isspace():
             break
     filename = os.path.basename(urlsplit(url).path) or what or "a downloaded file"
-    source = "packagesWithHashes" if locked else "the index"
+    source = "packagesWithHashes" if locked else "the index's listing"
+    # The file's digest first: a lock lists every file of a version (dozens of wheels), and the message has 400
+    # characters. The first expected digest and how many others; pip's full report is in the log.
+    others = " or %d other(s)" % (len(expected) - 1) if len(expected) > 1 else ""
     return Failure(
         "hash_mismatch",
-        "%s (%s) does not match its digest from %s: expected %s, got %s; the index serves other bytes than were "
-        "locked (check the file; if the change is legitimate, lock again)"
-        % (filename, what or "?", source, " or ".join(expected) or "?", got or "?"),
+        "%s (%s) has %s, not the digest in %s (%s%s); the index serves other bytes than were locked"
+        % (filename, what or "?", got or "another digest", source, expected[0] if expected else "?", others),
     )
 
 
