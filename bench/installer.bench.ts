@@ -1,10 +1,13 @@
 // What a pod start costs with pythonPackages: the fast path (packages already on the volume) against `sh -c true`,
-// the same path when python3 has to run, and a real install of a small set, cold and with pip's cache warm.
+// the same path when python3 has to run, and a real install of a small set, cold and with pip's cache warm, unlocked
+// and locked (packagesWithHashes: pip in hash-checking mode over the same three distributions).
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { preparedResultPath } from '../src/packages/installer-contract.ts';
+import { lockedLines } from '../src/packages/locked-packages.ts';
 import { startWheelIndex } from '../test/support/wheel-index.ts';
+import { buildWheels, DEMO_PROJECTS } from '../test/support/wheels.ts';
 import {
   createSandbox,
   installerCommand,
@@ -21,6 +24,18 @@ const FAST_PATH_RUNS = 200;
 const PYTHON_PATH_RUNS = 30;
 const INSTALL_RUNS = 5;
 const REQUIREMENTS = ['kaspr-demo-a==1.0', 'kaspr-demo-c==1.0'];
+// The same set, locked: a 1.0 with the b 1.0 it resolves to, and c 1.0, each with the digest of its wheel.
+const LOCKED = lockedLines(
+  buildWheels(DEMO_PROJECTS)
+    .filter((wheel) =>
+      ['kaspr_demo_a-1.0', 'kaspr_demo_b-1.0', 'kaspr_demo_c-1.0'].some((p) => wheel.filename.startsWith(p)),
+    )
+    .map((wheel) => ({
+      name: wheel.project,
+      version: '1.0',
+      hashes: [{ algorithm: 'sha256' as const, digest: wheel.sha256 }],
+    })),
+);
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -50,14 +65,22 @@ const index = await startWheelIndex();
 try {
   const cold: number[] = [];
   const warm: number[] = [];
+  const lockedCold: number[] = [];
+  const lockedWarm: number[] = [];
   for (let run = 0; run < INSTALL_RUNS; run++) {
     const sandbox = await createSandbox();
+    const lockedSandbox = await createSandbox();
     try {
       // Trusted, so that pip caches what it fetches from the plain-http test index, as it would from an https one.
       const settings = { requirements: REQUIREMENTS, indexUrl: index.url, trustedHosts: [index.host] };
+      const locked = { ...settings, locked: LOCKED };
+      // Interleaved, so that drift in the machine's load affects both series alike.
       cold.push(await timedInstall(sandbox, { ...settings, hash: randomHash() }));
+      lockedCold.push(await timedInstall(lockedSandbox, { ...locked, hash: randomHash() }));
       warm.push(await timedInstall(sandbox, { ...settings, hash: randomHash() }));
+      lockedWarm.push(await timedInstall(lockedSandbox, { ...locked, hash: randomHash() }));
     } finally {
+      await lockedSandbox.cleanup();
       await sandbox.cleanup();
     }
   }
@@ -94,6 +117,8 @@ try {
       [`python3 -c pass, ${String(PYTHON_PATH_RUNS)} runs`, ms(median(pythonBaseline))],
       [`cold install on an empty volume, ${String(INSTALL_RUNS)} runs`, ms(median(cold))],
       [`install of a new hash, pip cache warm, ${String(INSTALL_RUNS)} runs`, ms(median(warm))],
+      [`locked cold install (hash-checked), ${String(INSTALL_RUNS)} runs`, ms(median(lockedCold))],
+      [`locked install, pip cache warm, ${String(INSTALL_RUNS)} runs`, ms(median(lockedWarm))],
     ];
     console.log(`installer, requirements ${REQUIREMENTS.join(' ')} (3 distributions); medians`);
     for (const [label, value] of rows) console.log(`  ${label.padEnd(48)} ${value.padStart(10)}`);

@@ -2,6 +2,7 @@
 // and every default resolved (DESIGN decision 8: defaults are constants applied here, never written back). The model
 // builds from this value only, so nothing is parsed twice and nothing downstream can meet an unvalidated spec.
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
+import { lockedLines } from '../packages/locked-packages.ts';
 import type { Requirement } from '../packages/requirement.ts';
 import type { OnFailure } from '../packages/installer-contract.ts';
 import { defaults } from './defaults.ts';
@@ -24,6 +25,8 @@ export interface ValidKasprApp {
 export interface ValidPythonPackages {
   /** Parsed requirements, in the user's order. */
   readonly requirements: readonly Requirement[];
+  /** Canonical lines of packagesWithHashes (packages/locked-packages.ts), in the user's order; empty without a lock. */
+  readonly locked: readonly string[];
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls: readonly string[];
   readonly trustedHosts: readonly string[];
@@ -63,6 +66,7 @@ function validPackages(spec: PythonPackagesSpec, requirements: readonly Requirem
   const size = spec.cache?.size;
   return {
     requirements,
+    locked: lockedLines(spec.packagesWithHashes ?? []),
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],

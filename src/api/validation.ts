@@ -16,6 +16,7 @@ import { kasprAppSchema } from './crd.ts';
 import { parseRequirement, type Requirement } from '../packages/requirement.ts';
 import { checkTrustedHost, checkUrl } from '../packages/url.ts';
 import { validApp, type ValidKasprApp } from './valid-app.ts';
+import { hashAlgorithms, lockedPackage, type HashAlgorithm } from '../packages/locked-packages.ts';
 import { INSTALLER_ENV_PREFIX, MAX_INSTALLER_ENV_VALUE_BYTES } from '../packages/installer-contract.ts';
 
 export type Validation =
@@ -169,6 +170,8 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
     checkEnvValueSize(canonicalBytes, at('packages'), 'the requirements', error);
   }
 
+  checkLock(spec, at, error);
+
   if (typeof spec.indexUrl === 'string') {
     const problem = checkUrl(spec.indexUrl, 'index');
     if (problem !== undefined) error(at('indexUrl'), `URL ${problem}`);
@@ -208,6 +211,82 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   checkRequestsWithinLimits(spec.resources, at('resources'), error);
   return requirements;
 }
+
+/**
+ * packagesWithHashes (each entry, and the lock as a whole), requireHashes, and how `packages` must agree with a lock:
+ * with one, pip installs the locked set in hash-checking mode and reads `packages` as constraints only.
+ */
+function checkLock(
+  spec: Partial<PythonPackagesSpec>,
+  at: (...rest: (string | number)[]) => (string | number)[],
+  error: Report,
+): void {
+  const loose = Array.isArray(spec.packages) ? spec.packages : [];
+  const lock = Array.isArray(spec.packagesWithHashes) ? spec.packagesWithHashes : [];
+  if (spec.packages === undefined && spec.packagesWithHashes === undefined) {
+    error(at(), 'needs packages, packagesWithHashes or both');
+  }
+  if (spec.requireHashes === true && lock.length === 0) {
+    error(
+      at('requireHashes'),
+      'is true, but there is no packagesWithHashes to check the files against; lock the packages with ' +
+        '`kasprop lock -f FILE`, or set requireHashes to false',
+    );
+  }
+  if (lock.length === 0 || lock.length > maxLocked) return; // over maxItems the schema check has said so
+  const locked = new Map<string, number>();
+  let lockedBytes = 0;
+  let valid = 0;
+  lock.forEach((entry, index) => {
+    // Entries of the wrong shape were reported by the schema check.
+    if (!isRecord(entry) || typeof entry.name !== 'string' || typeof entry.version !== 'string') return;
+    if (!Array.isArray(entry.hashes) || !entry.hashes.every((h) => isRecord(h) && isHashShape(h))) return;
+    const result = lockedPackage(entry);
+    if (!result.ok) {
+      for (const problem of result.problems) error(at('packagesWithHashes', index, ...problem.at), problem.message);
+      return;
+    }
+    valid += 1;
+    lockedBytes += Buffer.byteLength(result.line) + 1;
+    const earlier = locked.get(result.project);
+    if (earlier !== undefined) {
+      error(
+        at('packagesWithHashes', index, 'name'),
+        `'${result.project}' is locked twice (also packagesWithHashes[${String(earlier)}]); a lock has one version per project`,
+      );
+    } else {
+      locked.set(result.project, index);
+    }
+  });
+  checkEnvValueSize(lockedBytes, at('packagesWithHashes'), 'the locked packages', error);
+  // Against a lock with a broken entry, every requirement of that project would be reported as well.
+  if (valid < lock.length) return;
+  loose.forEach((line, index) => {
+    if (typeof line !== 'string') return;
+    const parsed = parseRequirement(line);
+    if (!parsed.ok) return; // reported above
+    const { requirement } = parsed;
+    if (requirement.url !== undefined) {
+      error(
+        at('packages', index),
+        'is a URL or VCS requirement, which pip cannot check against digests; with packagesWithHashes, install ' +
+          'it from an index, or remove the lock',
+      );
+    } else if (requirement.marker === undefined && !locked.has(requirement.project)) {
+      error(
+        at('packages', index),
+        `'${requirement.project}' is not in packagesWithHashes (the lock is older than this requirement); lock again ` +
+          'with `kasprop lock -f FILE`',
+      );
+    }
+  });
+}
+
+const isHashShape = (hash: Record<string, unknown>): hash is { algorithm: HashAlgorithm; digest: string } =>
+  hashAlgorithms.some((algorithm) => algorithm === hash.algorithm) && typeof hash.digest === 'string';
+
+const maxLocked =
+  kasprAppSchema.properties?.spec?.properties?.pythonPackages?.properties?.packagesWithHashes?.maxItems ?? 1024;
 
 const maxPackages = kasprAppSchema.properties?.spec?.properties?.pythonPackages?.properties?.packages?.maxItems ?? 256;
 

@@ -4,6 +4,7 @@ import type { ParseArgsOptionsConfig } from 'node:util';
 import { crdText } from '../api/crd.ts';
 import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
 import { localCommand, localOptions } from './local.ts';
+import { lockCommand, lockOptions } from './lock.ts';
 import { renderCommand } from './render.ts';
 import { runCommand, runOptions } from './run.ts';
 import { validateCommand, type CommandIo } from './validate.ts';
@@ -76,6 +77,14 @@ export const commands: readonly Command[] = [
         ? renderCommand(files(values), baseDir(env), output, operatorSettingsFromEnv(env), io)
         : 2;
     },
+  },
+  {
+    name: 'lock',
+    synopsis: '-f FILE [--index-url URL] [--python-version X.Y] [--platform TAG] [--patch]',
+    summary: 'resolve pythonPackages.packages with pip and write the locked set back as packagesWithHashes',
+    options: lockOptions.options,
+    help: lockOptions.help,
+    run: (values, io, env) => lockCommand(values, io, env, baseDir(env)),
   },
   {
     name: 'run',

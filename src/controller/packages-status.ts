@@ -93,6 +93,9 @@ function readyStatus(
     lastInstallTime: result.installTime,
     installDuration: formatDuration(result.durationSeconds),
     installedBy: result.installedBy,
+    hashVerified: result.hashVerified,
+    // The spec's package indexes are the only source an install has (no bundles yet).
+    installSource: 'index',
     warnings: capList([...warnings, ...result.warnings, ...truncated]),
   };
 }

@@ -129,6 +129,7 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
     value(INSTALLER_ENV.hash, plan.hash),
     value(INSTALLER_ENV.requirements, plan.requirements.join('\n')),
   ];
+  if (plan.locked.length > 0) env.push(value(INSTALLER_ENV.locked, plan.locked.join('\n')));
   if (plan.indexUrl !== undefined) env.push(value(INSTALLER_ENV.indexUrl, plan.indexUrl));
   if (plan.extraIndexUrls.length > 0) env.push(value(INSTALLER_ENV.extraIndexUrls, plan.extraIndexUrls.join('\n')));
   if (plan.trustedHosts.length > 0) env.push(value(INSTALLER_ENV.trustedHosts, plan.trustedHosts.join('\n')));

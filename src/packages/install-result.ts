@@ -41,13 +41,17 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   }
   // Every field has passed its check above; unknown fields are dropped.
   const fields = Object.fromEntries(Object.keys(resultFields).map((name) => [name, document[name]]));
-  return { kind: 'result', result: { formatVersion: RESULT_FORMAT_VERSION, ...fields } as InstallResult };
+  // Results of installers older than the lock have no hashVerified: they never verified digests.
+  const hashVerified = document.hashVerified === true;
+  return { kind: 'result', result: { formatVersion: RESULT_FORMAT_VERSION, ...fields, hashVerified } as InstallResult };
 }
 
 type Check<T> = (value: unknown) => value is T;
 
-/** Each field of a result (but formatVersion, checked first) and the check its value must pass. */
-const resultFields: { readonly [K in Exclude<keyof InstallResult, 'formatVersion'>]-?: Check<InstallResult[K]> } = {
+/** Each field of a result (but formatVersion, checked first, and hashVerified, optional) and its check. */
+const resultFields: {
+  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | 'hashVerified'>]-?: Check<InstallResult[K]>;
+} = {
   state: (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed',
   source: (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache',
   hash: isString,

@@ -14,9 +14,17 @@ export const INSTALLER_ENV = {
   /**
    * The requirement lines, newline-separated, exactly as listed in `spec.pythonPackages.packages`. The installer writes
    * them to a requirements file itself. Lines starting with `-` (pip options), carrying an option anywhere, containing
-   * `$`, a NUL or a CR, or ending in a line continuation are refused before pip runs. Required.
+   * `$`, a NUL or a CR, or ending in a line continuation are refused before pip runs. Required unless `locked` is set.
    */
   requirements: 'KASPR_PACKAGES_REQUIREMENTS',
+  /**
+   * `spec.pythonPackages.packagesWithHashes`, one distribution a line: `name==version algorithm:hex ...` (sha256,
+   * sha384, sha512; see src/packages/locked-packages.ts). When set, these are what pip installs, in hash-checking mode
+   * (`--require-hashes`): every file must match a listed digest and every dependency must be listed; the
+   * `requirements` lines then only constrain the resolution (pip's `--constraint`). The installer checks every line
+   * against that grammar and writes pip's `--hash=` options itself. Either this or `requirements` is required.
+   */
+  locked: 'KASPR_PACKAGES_LOCKED',
   /** `spec.pythonPackages.indexUrl`; empty or unset means pip's default (PyPI). The credentials go only here. */
   indexUrl: 'KASPR_PACKAGES_INDEX_URL',
   /** `extraIndexUrls`, newline-separated. Never given the credentials. */
@@ -153,19 +161,21 @@ export const RESULT_FORMAT_VERSION = 1;
 
 /**
  * Why an install failed, classified by the installer from pip's output (its debug log included: pip's console says
- * "from versions: none" for a missing project, a refused connection and a 401 alike). Only `network`, `timeout`,
- * `hash_mismatch` and `unknown` are retried: the others would fail the same way again.
+ * "from versions: none" for a missing project, a refused connection and a 401 alike). Only `network`, `timeout` and
+ * `unknown` are retried: the others would fail the same way again.
  * - `package_not_found`: the index has no distribution of a project (404, "from versions: none").
  * - `version_conflict`: the project exists but no version satisfies the requirements together (conflicting
  *   dependencies, a pinned version that does not exist, requires-python).
  * - `authentication`: the index answered 401 or 403.
  * - `network`: no answer, a dropped connection, DNS or TLS failure, 5xx.
- * - `hash_mismatch`: a download did not match the hash the index gave.
+ * - `hash_mismatch`: a downloaded file did not match its digest in `packagesWithHashes` (or the one the index gave);
+ *   the message names the file and both digests.
  * - `timeout`: a pip run exceeded the attempt timeout, a read timed out, or the deadline passed (also while waiting
  *   for another pod's install).
  * - `disk_full`: ENOSPC or EDQUOT on the volume.
  * - `invalid_input`: an input the installer refuses before pip runs (bad hash, a pip option or `$` in a
- *   requirement, a malformed URL or number), or a requirement pip cannot parse.
+ *   requirement, a malformed URL or number), a requirement pip cannot parse, or a dependency that
+ *   `packagesWithHashes` does not lock (named in the message).
  * - `pip_unavailable`: the image's python3 has no pip module; only another image (or pip in it) helps.
  * - `unknown`: anything else (the installer stopped by SIGTERM, ...).
  */
@@ -215,4 +225,9 @@ export interface InstallResult {
   /** Short, one line, credentials removed. */
   readonly error: string | null;
   readonly warnings: readonly string[];
+  /**
+   * pip ran in hash-checking mode against `packagesWithHashes`: every installed file matched a locked digest. Absent
+   * in the results of installers older than the lock (read as false).
+   */
+  readonly hashVerified: boolean;
 }

@@ -97,7 +97,8 @@ MAX_ITEM_CHARS = 200
 MAX_NAME_CHARS = 253
 
 # Only these may change between attempts; the others would fail the same way again.
-RETRYABLE = frozenset(["network", "timeout", "hash_mismatch", "unknown"])
+# A file that does not match its digest is not fixed by downloading it again: the index serves other bytes.
+RETRYABLE = frozenset(["network", "timeout", "unknown"])
 
 HASH_RE = re.compile(r"[0-9a-f]{8,64}")
 MARKER_PREFIX = ".installed-"
@@ -120,6 +121,20 @@ LEADING_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 NAMED_URL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\\s*(?:\\[[^\\]]*\\])?\\s*@\\s*(\\S+)")
 PROJECT_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 EGG_RE = re.compile(r"[#&]egg=([^&]*)")
+# One line of KASPR_PACKAGES_LOCKED: \`name==version algorithm:hex ...\` (src/packages/locked-packages.ts writes it).
+LOCKED_LINE_RE = re.compile(
+    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)==([A-Za-z0-9](?:[A-Za-z0-9._+!-]*[A-Za-z0-9])?)"
+    r"((?: (?:sha256|sha384|sha512):[0-9a-f]+)+)"
+)
+DIGEST_HEX_DIGITS = {"sha256": 64, "sha384": 96, "sha512": 128}
+# \`name[extras]\` at the start of a requirement: pip refuses extras in a constraint.
+EXTRAS_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\\s*\\[[^\\]]*\\]")
+# pip's report of hash-checking failures: a heading, then one indented line per requirement (and the digests).
+HASH_MISMATCH_HEADING = "DO NOT MATCH THE HASHES"
+UNPINNED_HEADINGS = ("all requirements must have their versions pinned", "Hashes are required in --require-hashes mode")
+PIP_REQUIREMENT_FROM_RE = re.compile(r"^\\s+(\\S+)(?: --hash=\\S+)* from (\\S+?)(?: \\(from (.*)\\))?:?$")
+PIP_EXPECTED_RE = re.compile(r"^\\s+(?:Expected|Or)\\s+(sha256|sha384|sha512)\\s+([0-9a-f]+)")
+PIP_GOT_RE = re.compile(r"^\\s+Got\\s+([0-9a-f]+)")
 NUMBER_RE = re.compile(r"[0-9]{1,9}")
 USERINFO_RE = re.compile(r"(?<=://)[^/\\s@]+@")
 LOG_TIMESTAMP_RE = re.compile(r"^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d,\\d+ ")
@@ -246,7 +261,8 @@ class Config:
         self.hash = env.get("KASPR_PACKAGES_HASH", "")
         if not HASH_RE.fullmatch(self.hash):
             raise Failure("invalid_input", "KASPR_PACKAGES_HASH must be 8 to 64 lowercase hex digits")
-        self.requirements = requirement_lines(env.get("KASPR_PACKAGES_REQUIREMENTS", ""))
+        self.locked = locked_lines(env.get("KASPR_PACKAGES_LOCKED", ""))
+        self.requirements = requirement_lines(env.get("KASPR_PACKAGES_REQUIREMENTS", ""), required=not self.locked)
         self.index_url = checked_url(env.get("KASPR_PACKAGES_INDEX_URL", "").strip(), "KASPR_PACKAGES_INDEX_URL")
         self.extra_index_urls = [
             checked_url(line.strip(), "KASPR_PACKAGES_EXTRA_INDEX_URLS")
@@ -296,18 +312,104 @@ class Config:
         return urlunsplit((parts.scheme, userinfo + "@" + host, parts.path, parts.query, parts.fragment))
 
 
-def requirement_lines(raw: str) -> list[str]:
+def requirement_lines(raw: str, required: bool = True) -> list[str]:
     if "\\0" in raw or "\\r" in raw:
         raise Failure("invalid_input", "requirements contain a NUL or carriage return character")
     lines = [line.strip() for line in raw.split("\\n") if line.strip()]
-    if not lines:
-        raise Failure("invalid_input", "no requirements given (KASPR_PACKAGES_REQUIREMENTS is empty)")
+    if not lines and required:
+        raise Failure(
+            "invalid_input", "no requirements given (KASPR_PACKAGES_REQUIREMENTS and KASPR_PACKAGES_LOCKED are empty)"
+        )
     for line in lines:
         reason = requirement_problem(line)
         if reason is not None:
             shown = shorten(redact_userinfo(line), 80)
             raise Failure("invalid_input", "requirement %r %s; refused before running pip" % (shown, reason))
     return lines
+
+
+def locked_lines(raw: str) -> list[str]:
+    """pip requirement lines \`name==version --hash=algorithm:hex ...\`, from the strictly checked lines of the lock."""
+    result = []
+    for line in raw.split("\\n"):
+        if not line.strip():
+            continue
+        match = LOCKED_LINE_RE.fullmatch(line.strip())
+        digests = match.group(3).split() if match else []
+        if match is None or any(len(d.partition(":")[2]) != DIGEST_HEX_DIGITS[d.partition(":")[0]] for d in digests):
+            shown = shorten(line, 80)
+            raise Failure(
+                "invalid_input", "locked package %r is not \`name==version algorithm:hex ...\`; refused before running pip" % shown
+            )
+        result.append("%s==%s %s" % (match.group(1), match.group(2), " ".join("--hash=" + d for d in digests)))
+    return result
+
+
+def constraint_line(requirement: str) -> str:
+    """A requirement as pip accepts it in a constraints file: without extras (the lock holds what they pull in)."""
+    return EXTRAS_RE.sub(r"\\1", requirement)
+
+
+def hash_check_failure(console: list[str], locked: bool) -> Failure | None:
+    """
+    pip's hash-checking report as a permanent failure naming the file and both digests, or the dependency the lock
+    is missing; None when pip reported neither.
+    """
+    for position, line in enumerate(console):
+        details = console[position + 1 :]
+        if HASH_MISMATCH_HEADING in line:
+            return mismatch_failure(details, locked)
+        if any(heading in line for heading in UNPINNED_HEADINGS):
+            return unlocked_dependency_failure(details)
+    return None
+
+
+def mismatch_failure(details: list[str], locked: bool) -> Failure:
+    what, url, expected, got = "", "", [], ""
+    for line in details:
+        requirement = PIP_REQUIREMENT_FROM_RE.match(line)
+        if requirement is not None and not what:
+            what, url = requirement.group(1), requirement.group(2)
+            continue
+        digest = PIP_EXPECTED_RE.match(line)
+        if digest is not None:
+            expected.append("%s:%s" % digest.groups())
+            continue
+        actual = PIP_GOT_RE.match(line)
+        if actual is not None and expected:
+            got = "%s:%s" % (expected[-1].partition(":")[0], actual.group(1))
+            break
+        if not line[:1].isspace():
+            break
+    filename = os.path.basename(urlsplit(url).path) or what or "a downloaded file"
+    source = "packagesWithHashes" if locked else "the index's listing"
+    # The file's digest first: a lock lists every file of a version (dozens of wheels), and the message has 400
+    # characters. The first expected digest and how many others; pip's full report is in the log.
+    others = " or %d other(s)" % (len(expected) - 1) if len(expected) > 1 else ""
+    return Failure(
+        "hash_mismatch",
+        "%s (%s) has %s, not the digest in %s (%s%s); the index serves other bytes than were locked"
+        % (filename, what or "?", got or "another digest", source, expected[0] if expected else "?", others),
+    )
+
+
+def unlocked_dependency_failure(details: list[str]) -> Failure:
+    missing = []
+    for line in details:
+        if not line[:1].isspace():
+            break
+        requirement = PIP_REQUIREMENT_FROM_RE.match(line)
+        text = requirement.group(1) if requirement else line.strip().split(" ")[0]
+        name = PROJECT_NAME_RE.match(text)
+        parent = requirement.group(3) if requirement and requirement.group(3) else ""
+        required_by = " required by %s" % parent.split("->")[0] if "->" in parent else ""
+        if name is not None:
+            missing.append("'%s' (%s%s)" % (normalized_name(name.group(0)), text, required_by))
+    return Failure(
+        "invalid_input",
+        "packagesWithHashes does not lock %s: a hash-checked install needs every dependency pinned with its digests; "
+        "lock again with \`kasprop lock -f FILE\`" % (", ".join(missing) or "every dependency"),
+    )
 
 
 def requirement_problem(line: str) -> str | None:
@@ -529,13 +631,13 @@ def pip_environment(env: dict[str, str], tmp_dir: str) -> dict[str, str]:
     return clean
 
 
-def pip_arguments(cfg: Config, site: str, requirements_file: str, cache_dir: str, log_fd: int) -> list[str]:
+def pip_arguments(cfg: Config, paths: dict[str, str], log_fd: int) -> list[str]:
     args = [
         "install",
         "--target",
-        site,
+        paths["site"],
         "--requirement",
-        requirements_file,
+        paths["requirements"],
         "--no-input",
         "--disable-pip-version-check",
         "--progress-bar",
@@ -556,7 +658,9 @@ def pip_arguments(cfg: Config, site: str, requirements_file: str, cache_dir: str
         # base64(user:password), in a file on the shared volume. So no pip cache at all with credentials.
         args.append("--no-cache-dir")
     else:
-        args += ["--cache-dir", cache_dir]
+        args += ["--cache-dir", paths["cache"]]
+    if cfg.locked:
+        args += ["--require-hashes", "--constraint", paths["constraints"]]
     if cfg.index_url:
         args += ["--index-url", cfg.pip_index_url()]
     for url in cfg.extra_index_urls:
@@ -576,7 +680,7 @@ def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: fl
     diagnostics: deque[str] = deque(maxlen=500)
     # pip's debug log goes to a pipe, not a file: it is read for classification and never lands on a disk.
     log_read, log_write = os.pipe()
-    args = pip_arguments(cfg, paths["site"], paths["requirements"], paths["cache"], log_write)
+    args = pip_arguments(cfg, paths, log_write)
     try:
         proc = subprocess.Popen(
             [sys.executable, "-c", PIP_RUNNER],
@@ -852,6 +956,7 @@ def result_document(**fields: object) -> dict:
         "errorType": None,
         "error": None,
         "warnings": [],
+        "hashVerified": False,
     }
     document.update(fields)
     return document
@@ -885,6 +990,7 @@ def cache_result(marker: dict) -> dict:
         pythonVersion=text_field(marker.get("pythonVersion"), 40),
         attempts=int(number_field(marker.get("attempts"))),
         warnings=text_items(marker.get("warnings"), MAX_WARNING_CHARS)[:MAX_WARNINGS],
+        hashVerified=marker.get("hashVerified") is True,
     )
 
 
@@ -1047,14 +1153,22 @@ class Installer:
         work = os.path.join(layout.staging, "%s.%d" % (cfg.hash, os.getpid()))
         index = redact_userinfo(cfg.index_url) if cfg.index_url else "the default index"
         credentials = " with credentials" if cfg.has_credentials else ""
-        say("installing %d requirement(s) for %s from %s%s" % (len(cfg.requirements), cfg.hash, index, credentials))
+        if cfg.locked:
+            count = "%d locked distribution(s), hash-checked," % len(cfg.locked)
+        else:
+            count = "%d requirement(s)" % len(cfg.requirements)
+        say("installing %s for %s from %s%s" % (count, cfg.hash, index, credentials))
         if importlib.util.find_spec("pip") is None:
             raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
         try:
             os.makedirs(work)
             requirements_file = os.path.join(work, "requirements.txt")
             with open(requirements_file, "w", encoding="utf-8") as handle:
-                handle.write("\\n".join(cfg.requirements) + "\\n")
+                handle.write("\\n".join(cfg.locked or cfg.requirements) + "\\n")
+            if cfg.locked:
+                # The loose requirements still say what the user asked for: pip checks that the lock satisfies them.
+                with open(os.path.join(work, "constraints.txt"), "w", encoding="utf-8") as handle:
+                    handle.write("".join(constraint_line(line) + "\\n" for line in cfg.requirements))
             site, warnings = self.pip_with_retries(work, requirements_file)
             installed = installed_distributions(site)
             missing = missing_projects(cfg.requirements, installed)
@@ -1086,6 +1200,7 @@ class Installer:
             durationSeconds=duration,
             attempts=self.attempts,
             warnings=warnings,
+            hashVerified=bool(cfg.locked),
         )
 
     def credential_warnings(self, run: PipRun) -> list[str]:
@@ -1123,10 +1238,14 @@ class Installer:
             os.makedirs(tmp)
             say("attempt %d/%d: pip install" % (self.attempts, total))
             paths = {"work": work, "site": site, "requirements": requirements_file, "cache": self.layout.pip_cache}
+            paths["constraints"] = os.path.join(work, "constraints.txt")
             limit = min(cfg.timeout, remaining)
             run = run_pip(cfg, paths, pip_environment(self.env, tmp), limit, self.scrub)
             if run.returncode == 0 and not run.timed_out:
                 return site, pip_warnings(run.console) + self.credential_warnings(run)
+            hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(cfg.locked))
+            if hash_failure is not None:
+                raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
             error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
             if run.timed_out:
                 evidence = "pip did not finish within %.0fs and was stopped" % limit
@@ -1153,6 +1272,7 @@ class Installer:
             "pythonVersion": platform.python_version(),
             "attempts": self.attempts,
             "warnings": warnings,
+            "hashVerified": bool(cfg.locked),
         }
         fsync_tree(site)
         os.rename(site, layout.hash_dir)

@@ -17,6 +17,8 @@ export interface PackagesHashInput {
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls?: readonly string[] | undefined;
   readonly trustedHosts?: readonly string[] | undefined;
+  /** Canonical lines of packagesWithHashes (see locked-packages.ts); order does not matter. */
+  readonly locked?: readonly string[] | undefined;
   /** The app image: it fixes the Python version and ABI the wheels were chosen for. */
   readonly image: string;
 }
@@ -31,6 +33,8 @@ export function packagesHash(input: PackagesHashInput): string {
     // pip gives every extra index the same priority, so their order does not change what is installed.
     extraIndexUrls: [...(input.extraIndexUrls ?? [])].sort(),
     trustedHosts: [...(input.trustedHosts ?? [])].map((h) => h.toLowerCase()).sort(),
+    // Only when there is a lock, so that the hash of every spec without one stays what it was.
+    ...(input.locked !== undefined && input.locked.length > 0 && { locked: [...input.locked].sort() }),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

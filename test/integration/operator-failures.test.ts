@@ -1,11 +1,12 @@
 // What goes wrong, and how it shows: a project that does not exist, an invalid spec, a missing credentials
-// Secret, a cluster without ReadWriteMany storage.
+// Secret, a cluster without ReadWriteMany storage, a file that differs from the lock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes } from '../../src/runtime/kube/resources.ts';
 import { connectCluster, installKasprAppCrd, waitFor } from '../support/integration.ts';
 import { startScenario } from '../support/scenario.ts';
+import { buildWheel, buildWheels, DEMO_PROJECTS } from '../support/wheels.ts';
 import {
   appEvents,
   createApp,
@@ -57,6 +58,50 @@ test('a project that does not exist: Failed with its error type, counted in the 
   const fixed = await waitForPackages(client, ns.name, 'nope', (s) => s.state === 'Ready', 'Ready after the fix');
   assert.deepEqual(fixed.installed, ['kaspr-demo-c==1.0']);
   await waitForCondition(client, ns.name, 'nope', 'Ready', (c) => c.status === 'True');
+});
+
+test('a locked app is Ready and hash-verified; a file that differs from its lock is hash_mismatch, counted', async (t) => {
+  const genuine = new Map(buildWheels(DEMO_PROJECTS).map((wheel) => [wheel.filename, wheel]));
+  const lockOf = (name: string, filename: string) => ({
+    name,
+    version: '1.0',
+    hashes: [{ algorithm: 'sha256' as const, digest: genuine.get(filename)?.sha256 ?? '' }],
+  });
+  // The index serves other bytes under kaspr-demo-c 1.0's file name (and says so honestly in its #sha256).
+  const tampered = buildWheel('kaspr-demo-c', { version: '1.0', payloadBytes: 16 });
+  const { ns, client, operator, packages } = await startScenario(t, cluster, {
+    index: { projects: DEMO_PROJECTS.filter((p) => p.name !== 'kaspr-demo-c'), files: [tampered] },
+  });
+  const locked = packages(['kaspr-demo-a==1.0'], {
+    packagesWithHashes: [
+      lockOf('kaspr-demo-a', 'kaspr_demo_a-1.0-py3-none-any.whl'),
+      lockOf('kaspr-demo-b', 'kaspr_demo_b-1.0-py3-none-any.whl'),
+    ],
+    requireHashes: true,
+  });
+  await createApp(client, kasprApp(ns.name, 'locked', { pythonPackages: locked }));
+  const c = lockOf('kaspr-demo-c', 'kaspr_demo_c-1.0-py3-none-any.whl');
+  const { packages: _loose, ...indexSettings } = packages([]);
+  await createApp(
+    client,
+    kasprApp(ns.name, 'tampered', { pythonPackages: { ...indexSettings, packagesWithHashes: [c] } }),
+  );
+
+  const ready = await waitForPackages(client, ns.name, 'locked', (s) => s.state === 'Ready', 'Ready');
+  assert.deepEqual(ready.installed, ['kaspr-demo-a==1.0', 'kaspr-demo-b==1.0']);
+  assert.equal(ready.hashVerified, true);
+  assert.equal(ready.installSource, 'index');
+
+  const failed = await waitForPackages(client, ns.name, 'tampered', (s) => s.state === 'Failed', 'Failed');
+  assert.equal(failed.errorType, 'hash_mismatch');
+  assert.ok(failed.error?.includes(`has sha256:${tampered.sha256}, not the digest`), failed.error);
+  assert.ok(failed.error?.includes(`(sha256:${c.hashes[0]?.digest ?? '?'})`), failed.error);
+  const labels = `app_name="tampered",namespace="${ns.name}"`;
+  await waitFor(
+    async () =>
+      (await operator.metrics()).includes(`kasprop_package_install_errors_total{${labels},error_type="hash_mismatch"}`),
+    { message: 'the hash_mismatch counted' },
+  );
 });
 
 test('an invalid spec: a condition and an event name the field; existing children are left untouched', async (t) => {

@@ -18,10 +18,18 @@ const ready = {
   errorType: null,
   error: null,
   warnings: [],
+  hashVerified: false,
 };
 
 test('a result document, with the trailing newline the installer writes', () => {
   assert.deepEqual(parseInstallResult(JSON.stringify(ready) + '\n'), { kind: 'result', result: ready });
+});
+
+test('hashVerified: as written, and false in the result of an installer from before the lock', () => {
+  const verified = parseInstallResult(JSON.stringify({ ...ready, hashVerified: true }));
+  assert.equal(verified.kind === 'result' && verified.result.hashVerified, true);
+  const { hashVerified: _absent, ...older } = ready;
+  assert.deepEqual(parseInstallResult(JSON.stringify(older)), { kind: 'result', result: ready });
 });
 
 test('a failure document', () => {

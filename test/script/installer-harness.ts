@@ -97,6 +97,8 @@ export function randomHash(): string {
 export interface InstallerSettings {
   readonly hash: string;
   readonly requirements: readonly string[] | string;
+  /** KASPR_PACKAGES_LOCKED lines (`name==version sha256:hex ...`), as the model renders packagesWithHashes. */
+  readonly locked?: readonly string[];
   readonly indexUrl?: string;
   readonly extraIndexUrls?: readonly string[];
   readonly trustedHosts?: readonly string[];
@@ -136,6 +138,7 @@ export function installerEnv(sandbox: Sandbox, settings: InstallerSettings, term
     ...settings.extraEnv,
   };
   const optional: [string, string | undefined][] = [
+    [INSTALLER_ENV.locked, settings.locked?.join('\n')],
     [INSTALLER_ENV.indexUrl, settings.indexUrl],
     [INSTALLER_ENV.extraIndexUrls, settings.extraIndexUrls?.join('\n')],
     [INSTALLER_ENV.trustedHosts, settings.trustedHosts?.join('\n')],

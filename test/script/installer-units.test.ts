@@ -145,6 +145,44 @@ test('pip failures are classified from real pip output, with the line that shows
   ]);
 });
 
+test("pip's hash-checking report: the file and every digest of a mismatch; the unlocked dependencies by name", () => {
+  const url = 'http://127.0.0.1:1/files/kaspr_demo_a-1.0-py3-none-any.whl#sha256=' + 'b'.repeat(64);
+  const mismatch = [
+    'Collecting kaspr-demo-a==1.0 (from -r /packages/.staging/x/requirements.txt (line 1))',
+    'ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE. If you have updated the package versions, please update the hashes. Otherwise, examine the package contents carefully; someone may have tampered with them.',
+    `    kaspr-demo-a==1.0 from ${url} (from -r /packages/.staging/x/requirements.txt (line 1)):`,
+    `        Expected sha256 ${'2'.repeat(64)}`,
+    `             Or     sha256 ${'4'.repeat(64)}`,
+    `             Got        ${'b'.repeat(64)}`,
+    `        Expected sha512 ${'3'.repeat(128)}`,
+    `             Got        ${'c'.repeat(128)}`,
+  ];
+  const unlocked = [
+    'ERROR: In --require-hashes mode, all requirements must have their versions pinned with ==. These do not:',
+    '    kaspr-demo-b>=1 from http://127.0.0.1:1/files/kaspr_demo_b-2.0-py3-none-any.whl#sha256=00 (from kaspr-demo-a==1.0->-r /packages/.staging/x/requirements.txt (line 1))',
+  ];
+  const [mismatchFailure, unlockedFailure, none] = callInstaller(
+    `
+def described(failure):
+    return None if failure is None else [failure.error_type, failure.message]
+OUTPUT = [described(hash_check_failure(lines, True)) for lines in INPUT]
+`,
+    [mismatch, unlocked, ['Successfully installed kaspr-demo-a-1.0']],
+  ) as ([string, string] | null)[];
+  // The file's digest and the first expected one (pip compares the first algorithm's), within 400 characters.
+  assert.deepEqual(mismatchFailure, [
+    'hash_mismatch',
+    `kaspr_demo_a-1.0-py3-none-any.whl (kaspr-demo-a==1.0) has sha256:${'b'.repeat(64)}, not the digest in ` +
+      `packagesWithHashes (sha256:${'2'.repeat(64)} or 1 other(s)); the index serves other bytes than were locked`,
+  ]);
+  assert.deepEqual(unlockedFailure, [
+    'invalid_input',
+    "packagesWithHashes does not lock 'kaspr-demo-b' (kaspr-demo-b>=1 required by kaspr-demo-a==1.0): a " +
+      'hash-checked install needs every dependency pinned with its digests; lock again with `kasprop lock -f FILE`',
+  ]);
+  assert.equal(none, null);
+});
+
 test('the result stays under 4096 bytes with a long install list, keeping the total', () => {
   const installed = Array.from(
     { length: 600 },

@@ -31,6 +31,7 @@ function result(overrides: Partial<InstallResult> = {}): InstallResult {
     errorType: null,
     error: null,
     warnings: [],
+    hashVerified: false,
     ...overrides,
   };
 }
@@ -153,9 +154,25 @@ describe('status.pythonPackages', () => {
         lastInstallTime: '2026-11-26T10:00:05Z',
         installDuration: '4.3s',
         installedBy: 'orders-app-0',
+        hashVerified: false,
+        installSource: 'index',
         warnings: [],
       },
     );
+  });
+
+  test('a hash-checked install says so; a result of an installer older than the lock reads as not verified', () => {
+    const verified = result({ hashVerified: true });
+    const status = packagesStatus({
+      ...base,
+      cacheMode: 'shared',
+      observations: observe([pod('p0', terminated(JSON.stringify(verified)))]),
+    });
+    assert.equal(status.hashVerified, true);
+    assert.equal(status.installSource, 'index');
+    const { hashVerified: _absent, ...older } = result();
+    const parsed = observe([pod('p0', terminated(JSON.stringify(older)))]);
+    assert.equal(packagesStatus({ ...base, cacheMode: 'shared', observations: parsed }).hashVerified, false);
   });
 
   test('Failed with the error type and error', () => {

@@ -357,6 +357,31 @@ describe('children with pythonPackages', () => {
     assert.ok(!JSON.stringify([init.command, init.args]).includes('requests'));
   });
 
+  test('packagesWithHashes reach the installer as canonical lock lines in their own variable, not in args', () => {
+    const digest = 'AB'.repeat(32);
+    const a = app({
+      packages: ['Requests>=2'],
+      packagesWithHashes: [
+        {
+          name: 'Requests',
+          version: '2.31.0',
+          hashes: [
+            { algorithm: 'sha512', digest: 'c'.repeat(128) },
+            { algorithm: 'sha256', digest },
+          ],
+        },
+      ],
+    });
+    const init = initContainer(children(a));
+    assert.equal(envValue(init, INSTALLER_ENV.requirements)?.value, 'requests>=2');
+    assert.equal(
+      envValue(init, INSTALLER_ENV.locked)?.value,
+      `requests==2.31.0 sha256:${digest.toLowerCase()} sha512:${'c'.repeat(128)}`,
+    );
+    assert.ok(!JSON.stringify([init.command, init.args]).includes(digest.toLowerCase()));
+    assert.equal(envValue(initContainer(children(app(packages))), INSTALLER_ENV.locked), undefined);
+  });
+
   test('the init container takes resources from the spec and template env and mounts', () => {
     const init = initContainer(
       children(

@@ -86,4 +86,31 @@ describe('packages spec hash', () => {
     ]);
     assert.equal(hashes.size, variants.length + 2);
   });
+
+  test('covers the lock: its digests change the hash, their order, case and requireHashes do not', () => {
+    const requests = { name: 'requests', version: '2.31.0', hashes: [sha256('a'), sha256('b')] };
+    const urllib3 = { name: 'urllib3', version: '2.2.1', hashes: [sha256('c')] };
+    const lock = [requests, urllib3];
+    // Validation refuses a requirement the lock does not hold, so the unlocked spec here names only requests.
+    const unlocked = { ...source, packages: ['requests==2.31.0'] };
+    const locked = packagesHash({ ...unlocked, packagesWithHashes: lock }, image);
+    assert.notEqual(locked, packagesHash(unlocked, image));
+    // A spec without a lock (or with an empty one) hashes as before the lock existed: no reinstall on upgrade.
+    assert.equal(packagesHash({ ...unlocked, packagesWithHashes: [] }, image), packagesHash(unlocked, image));
+    const respelled = [
+      { name: 'urllib3', version: '2.2.1', hashes: [{ algorithm: 'sha256' as const, digest: 'C'.repeat(64) }] },
+      { name: 'Requests', version: '2.31.0', hashes: [sha256('b'), sha256('a'), sha256('a')] },
+    ];
+    // requireHashes is not part of the input at all: it only refuses specs without a lock.
+    const guarded = { ...unlocked, packagesWithHashes: respelled, requireHashes: true };
+    assert.equal(packagesHash(guarded, image), locked);
+    const otherDigest = [{ ...requests, hashes: [sha256('a')] }, urllib3];
+    const otherVersion = [{ ...requests, version: '2.31.1' }, urllib3];
+    assert.notEqual(packagesHash({ ...unlocked, packagesWithHashes: otherDigest }, image), locked);
+    assert.notEqual(packagesHash({ ...unlocked, packagesWithHashes: otherVersion }, image), locked);
+  });
 });
+
+function sha256(digit: string): { algorithm: 'sha256'; digest: string } {
+  return { algorithm: 'sha256', digest: digit.repeat(64) };
+}

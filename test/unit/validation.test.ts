@@ -46,10 +46,101 @@ const errorsOf = (manifest: unknown): readonly FieldError[] => {
 
 const pp = 'spec.pythonPackages';
 
+const sha256 = (digit: string): string => `sha256:${digit.repeat(64)}`;
+
+/** A packagesWithHashes entry; each hash is `algorithm:digest`. */
+const locked = (name: string, version: string, ...hashes: string[]): Record<string, unknown> => ({
+  name,
+  version,
+  hashes: hashes.map((hash) => ({ algorithm: hash.split(':')[0], digest: hash.split(':')[1] })),
+});
+
 // Each case: a change to a valid manifest and exactly the errors it must produce.
 const invalidCases: [name: string, change: (m: Manifest) => void, expected: [path: string, message: string][]][] = [
   ['empty package list', (m) => (m.spec.pythonPackages.packages = []), [[`${pp}.packages`, 'must not be empty']]],
-  ['packages missing', (m) => delete m.spec.pythonPackages.packages, [[`${pp}.packages`, 'is required']]],
+  [
+    'neither packages nor packagesWithHashes',
+    (m) => delete m.spec.pythonPackages.packages,
+    [[pp, 'needs packages, packagesWithHashes or both']],
+  ],
+  [
+    'requireHashes without a lock',
+    (m) => (m.spec.pythonPackages.requireHashes = true),
+    [
+      [
+        `${pp}.requireHashes`,
+        'is true, but there is no packagesWithHashes to check the files against; lock the packages with ' +
+          '`kasprop lock -f FILE`, or set requireHashes to false',
+      ],
+    ],
+  ],
+  [
+    'a locked digest of the wrong length',
+    (m) => (m.spec.pythonPackages.packagesWithHashes = [locked('requests', '2.31.0', 'sha512:' + 'a'.repeat(64))]),
+    [[`${pp}.packagesWithHashes[0].hashes[0].digest`, 'must be the 128 hex digits of a sha512 digest']],
+  ],
+  [
+    'a locked digest that is not hex',
+    (m) => (m.spec.pythonPackages.packagesWithHashes = [locked('requests', '2.31.0', 'sha256:' + 'g'.repeat(64))]),
+    [[`${pp}.packagesWithHashes[0].hashes[0].digest`, 'must be the 64 hex digits of a sha256 digest']],
+  ],
+  [
+    'a locked version that carries a marker',
+    (m) => (m.spec.pythonPackages.packagesWithHashes = [locked('requests', '2.31.0; os_name == "nt"', sha256('a'))]),
+    [[`${pp}.packagesWithHashes[0].version`, 'must be one exact PEP 440 version, such as 2.31.0']],
+  ],
+  [
+    'a locked version range',
+    (m) => (m.spec.pythonPackages.packagesWithHashes = [locked('requests', '2.31.0,<3', sha256('a'))]),
+    [[`${pp}.packagesWithHashes[0].version`, 'must be one exact PEP 440 version, such as 2.31.0']],
+  ],
+  [
+    'a locked name with a space',
+    (m) => (m.spec.pythonPackages.packagesWithHashes = [locked('requests x', '2.31.0', sha256('a'))]),
+    [[`${pp}.packagesWithHashes[0].name`, "must be a project name (letters and digits, '.', '_' and '-' inside)"]],
+  ],
+  [
+    'a project locked twice',
+    (m) =>
+      (m.spec.pythonPackages.packagesWithHashes = [
+        locked('requests', '2.31.0', sha256('a')),
+        locked('Requests', '2.30.0', sha256('b')),
+      ]),
+    [
+      [
+        `${pp}.packagesWithHashes[1].name`,
+        "'requests' is locked twice (also packagesWithHashes[0]); a lock has one version per project",
+      ],
+    ],
+  ],
+  [
+    'a requirement the lock does not have',
+    (m) => {
+      m.spec.pythonPackages.packages = ['requests>=2', 'urllib3'];
+      m.spec.pythonPackages.packagesWithHashes = [locked('requests', '2.31.0', sha256('a'))];
+    },
+    [
+      [
+        `${pp}.packages[1]`,
+        "'urllib3' is not in packagesWithHashes (the lock is older than this requirement); lock again with " +
+          '`kasprop lock -f FILE`',
+      ],
+    ],
+  ],
+  [
+    'a VCS requirement beside a lock',
+    (m) => {
+      m.spec.pythonPackages.packages = ['mypkg @ git+https://git.example.com/org/mypkg.git@v1.2'];
+      m.spec.pythonPackages.packagesWithHashes = [locked('mypkg', '1.2', sha256('a'))];
+    },
+    [
+      [
+        `${pp}.packages[0]`,
+        'is a URL or VCS requirement, which pip cannot check against digests; with packagesWithHashes, install it ' +
+          'from an index, or remove the lock',
+      ],
+    ],
+  ],
   [
     'packages not a list',
     (m) => (m.spec.pythonPackages.packages = 'requests'),
@@ -546,6 +637,20 @@ describe('validateKasprApp', () => {
     assert.deepEqual(result.warnings, []);
   });
 
+  test('a lock validates alone, with the packages it locks, and with requireHashes', () => {
+    const lock = [
+      locked('Requests', '2.31.0', sha256('A'), 'sha512:' + 'b'.repeat(128)),
+      locked('urllib3', '2.2.1', sha256('c')),
+    ];
+    for (const pythonPackages of [
+      { packagesWithHashes: lock },
+      { packages: ['requests[socks]>=2', 'colorama; os_name == "nt"'], packagesWithHashes: lock, requireHashes: true },
+    ]) {
+      const result = validateKasprApp(withPackages(pythonPackages));
+      assert.ok(result.ok, JSON.stringify(result));
+    }
+  });
+
   test('a KasprApp with every pythonPackages field validates', () => {
     const result = validateKasprApp(everyField());
     assert.ok(result.ok, JSON.stringify(result));
@@ -585,6 +690,7 @@ describe('validateKasprApp', () => {
         },
         { project: 'numpy', extras: [], specifiers: [], canonical: 'numpy' },
       ],
+      locked: [],
       indexUrl: undefined,
       extraIndexUrls: [],
       trustedHosts: [],

@@ -128,7 +128,7 @@ export interface KasprAppSpec {
       volumeMounts?: VolumeMountTemplate[];
     };
   };
-  /** Python packages installed for every pod of the app by pip, once per spec, into a shared cache. */
+  /** Python packages installed for every pod of the app by pip, once per spec, into a shared cache. Give `packages`, `packagesWithHashes` or both. */
   pythonPackages?: PythonPackagesSpec;
   [key: string]: unknown;
 }
@@ -143,6 +143,21 @@ export interface KasprAppStatus {
   conditions?: Condition[];
   /** What the installer reported for the current spec. */
   pythonPackages?: PythonPackagesStatus;
+}
+
+export interface PackageHash {
+  algorithm: 'sha256' | 'sha384' | 'sha512';
+  /** The digest in lowercase hex. */
+  digest: string;
+}
+
+export interface PackageWithHashes {
+  /** The project name, e.g. `requests`. */
+  name: string;
+  /** The exact version (PEP 440), e.g. `2.31.0`. */
+  version: string;
+  /** Digests of the distribution files of this version; any one may match. */
+  hashes: PackageHash[];
 }
 
 /** Health check of the app container. */
@@ -195,10 +210,14 @@ export interface PythonPackagesResources {
   };
 }
 
-/** Python packages installed for every pod of the app by pip, once per spec, into a shared cache. */
+/** Python packages installed for every pod of the app by pip, once per spec, into a shared cache. Give `packages`, `packagesWithHashes` or both. */
 export interface PythonPackagesSpec {
-  /** pip requirements (PEP 508, or a VCS URL with `#egg=`), one project per entry. */
-  packages: string[];
+  /** pip requirements (PEP 508, or a VCS URL with `#egg=`), one project per entry. With `packagesWithHashes` they only constrain the lock: what is installed is the locked set. */
+  packages?: string[];
+  /** The locked set (`kasprop lock` writes it): every distribution to install, dependencies included, pinned to one version with the digests of the files pip may pick. pip then runs in hash-checking mode: a file whose digest is not listed fails the install, and a dependency missing from this list is refused. */
+  packagesWithHashes?: PackageWithHashes[];
+  /** Refuse the spec unless it carries `packagesWithHashes`, so no install runs unverified. Defaults to false. */
+  requireHashes?: boolean;
   /** The package index (http or https). Defaults to PyPI; the image's own pip configuration is not used. */
   indexUrl?: string;
   /** Additional package indexes (http or https). */
@@ -235,6 +254,10 @@ export interface PythonPackagesStatus {
   installed?: string[];
   /** How many distributions were installed, also when `installed` lists fewer. */
   installedTotal?: number;
+  /** Whether pip checked every installed file against the digests of `packagesWithHashes`. */
+  hashVerified?: boolean;
+  /** Where the distributions came from (`index`, the package indexes of the spec). */
+  installSource?: 'index';
   /** `shared` (one claim for all pods) or `emptyDir` (each pod installs for itself). */
   cacheMode?: string;
   /** When the install finished. */
