@@ -285,10 +285,14 @@ async function convergedApps(kube: KubeClient): Promise<number> {
 }
 
 async function waitConverged(kube: KubeClient, apps: number): Promise<void> {
-  await waitUntil(async () => {
-    const statefulSets = await listAll(kube, ResourceTypes.StatefulSet, { namespace });
-    return (await convergedApps(kube)) >= apps && statefulSets.items.length >= apps;
-  }, 300_000);
+  await waitUntil(
+    async () => {
+      const statefulSets = await listAll(kube, ResourceTypes.StatefulSet, { namespace });
+      return (await convergedApps(kube)) >= apps && statefulSets.items.length >= apps;
+    },
+    // Five minutes, and more for thousands of apps on a loaded machine.
+    Math.max(300_000, apps * 600),
+  );
 }
 
 interface Scrape {
