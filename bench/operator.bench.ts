@@ -309,7 +309,7 @@ interface Scrape {
 }
 
 async function scrape(url: string): Promise<Scrape> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await metricsText(url);
   const sum = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((total, m) => total + Number(m[1]), 0);
   return {
     requests: sum(/^kasprop_api_requests_total\{verb="[^"]*",code="[^"]*"\} (\S+)$/gm),
@@ -326,6 +326,20 @@ async function scrape(url: string): Promise<Scrape> {
     heapTotalMiB: sum(/^nodejs_heap_size_total_bytes (\S+)$/gm) / 2 ** 20,
     externalMiB: sum(/^nodejs_external_memory_bytes (\S+)$/gm) / 2 ** 20,
   };
+}
+
+/**
+ * The operator's /metrics. On a loaded machine the server may close an idle keep-alive connection just as the next
+ * scrape reuses it (ECONNRESET): such a scrape is sent again, on a new connection.
+ */
+async function metricsText(url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(`${url}/metrics`)).text();
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
 }
 
 /** Waits until no mutating request has been sent for 5 s (the operator has nothing left to do). */
