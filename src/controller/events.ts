@@ -1,6 +1,7 @@
 // Events on the KasprApp, derived from status transitions rather than from reconciles: a reconcile may run a
 // hundred times for one install, a transition happens once (and survives operator restarts, being in the status).
-import type { KasprAppStatus } from '../api/types.ts';
+import type { PersistentVolumeClaim } from 'kubernetes-types/core/v1.js';
+import type { KasprAppStatus, PackagesClaimStatus } from '../api/types.ts';
 import { summarize, VALIDATE_HINT } from './message-limits.ts';
 import { installedCount } from './packages-status.ts';
 import { isFallbackWarning } from './packages-volume.ts';
@@ -92,4 +93,50 @@ export function fallbackEvents(previous: KasprAppStatus | undefined, next: Kaspr
     ];
   }
   return [];
+}
+
+export interface ClaimInput {
+  readonly previous: KasprAppStatus | undefined;
+  /** The name of the app's packages claim. */
+  readonly name: string;
+  /** Whether the spec asks for the claim (pythonPackages with the cache enabled). */
+  readonly wanted: boolean;
+  /** The claim as the cache shows it. */
+  readonly live: PersistentVolumeClaim | undefined;
+  /** The app's creationTimestamp. */
+  readonly appCreated: string | undefined;
+}
+
+/**
+ * status.packagesClaim, the claim as last seen, and the ClaimCreated/ClaimDeleted events of its change. Derived
+ * from the cached claim like every other event from the status: a create whose answer was lost, or an operator that
+ * died before recording the event, leaves the change to be seen by the next reconcile. A wanted claim not seen yet is
+ * recorded without uid, so the claim that appears later is one this app's operator created.
+ */
+export function packagesClaimTransition(input: ClaimInput): {
+  readonly record: PackagesClaimStatus | undefined;
+  readonly events: AppEvent[];
+} {
+  const { previous, name, wanted, live } = input;
+  const before = previous?.packagesClaim;
+  const uid = live?.metadata?.deletionTimestamp === undefined ? live?.metadata?.uid : undefined;
+  if (uid !== undefined) {
+    const record = { name, uid };
+    if (before?.uid === uid) return { record, events: [] };
+    // Recorded silently: a claim older than the app (kept by an app of the same name before it, with deleteClaim
+    // false), or the claim of an app whose status an operator from before this field wrote.
+    const adopted =
+      (live?.metadata?.creationTimestamp ?? '') < (input.appCreated ?? '') ||
+      (before === undefined && previous?.pythonPackages !== undefined);
+    const events: AppEvent[] = adopted
+      ? []
+      : [{ type: 'Normal', reason: 'ClaimCreated', message: `python packages claim ${name} created` }];
+    return { record, events };
+  }
+  // Gone, or being deleted (pods still using it keep it until they go).
+  const deleted: AppEvent[] =
+    before?.uid !== undefined
+      ? [{ type: 'Normal', reason: 'ClaimDeleted', message: `python packages claim ${before.name} deleted` }]
+      : [];
+  return { record: wanted ? { name } : undefined, events: deleted };
 }

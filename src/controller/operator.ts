@@ -1,13 +1,15 @@
 // Wires the KasprApp controller onto the runtime: informers run from the start (a warm standby takes over with
 // full caches), workers run only while this instance leads, and /readyz reports ready once the caches are synced.
 import type { Registry } from 'prom-client';
-import type { KasprApp } from '../api/types.ts';
+import { KasprAppResource, type KasprApp } from '../api/types.ts';
 import { validateKasprApp } from '../api/validation.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
 import { Applier } from '../runtime/applier.ts';
 import { systemClock } from '../runtime/clock.ts';
+import { FreshObjects } from '../runtime/fresh-objects.ts';
 import { startHttpServer, type RuntimeHttpServer } from '../runtime/http-server.ts';
 import { isTransportError, type KubeClient } from '../runtime/kube/client.ts';
+import { objectKey } from '../runtime/informer.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 import type { Logger } from '../runtime/logger.ts';
 import { RuntimeMetrics } from '../runtime/metrics.ts';
@@ -83,6 +85,12 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
     return app !== undefined && !isValid(app) ? 'urgent' : 'normal';
   };
   view.onChange((key) => queue?.add(key, laneOf(key)));
+  const freshApps = new FreshObjects<KasprApp>();
+  view.apps.addHandlers({
+    onAdd: (app) => freshApps.observed(app),
+    onUpdate: (_, app) => freshApps.observed(app),
+    onDelete: (app) => freshApps.forget(objectKey(app)),
+  });
   for (const informer of view.informers) runtimeMetrics.watchInformer(informer);
   view.start();
 
@@ -102,8 +110,10 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
 
   const lead = async (signal: AbortSignal): Promise<void> => {
     if (!(await view.waitForSync(signal))) return;
+    if (options.leaderElection !== undefined) await readAppsAfterHandOver(client, view, freshApps, options, signal);
     const reconciler = new KasprAppReconciler({
       view,
+      freshApps,
       applier,
       events,
       metrics: packageMetrics,
@@ -166,4 +176,31 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
     done = elector.run(shutdown).then(() => stopped(lost ? 'lost-lease' : 'shutdown'));
   }
   return { http, done };
+}
+
+/**
+ * A standby's cache may not show the previous leader's last status writes yet (its watch can lag them): the apps
+ * read once from the server, page by page, so no first reconcile of this term computes from a status older than
+ * those and repeats a transition or its event. A failure leaves the cache alone in charge, as before.
+ */
+async function readAppsAfterHandOver(
+  client: KubeClient,
+  view: ClusterView,
+  freshApps: FreshObjects<KasprApp>,
+  { namespaces, logger }: Pick<OperatorOptions, 'namespaces' | 'logger'>,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    for (const namespace of namespaces?.length ? namespaces : [undefined]) {
+      let next: string | undefined;
+      do {
+        const page = await client.list<KasprApp>(KasprAppResource, { namespace, limit: 100, continue: next }, signal);
+        for (const app of page.items) freshApps.rememberIfNewer(app, view.apps.getByKey(objectKey(app)));
+        next = page.metadata.continue || undefined;
+      } while (next !== undefined);
+    }
+  } catch (error) {
+    if (signal.aborted) return;
+    logger.warn('could not read the apps after taking the lead; reconciling from the cache', { error: String(error) });
+  }
 }

@@ -9,6 +9,7 @@ import { validateKasprApp } from '../api/validation.ts';
 import { resolveApp, type AppModel } from '../model/app-model.ts';
 import type { OperatorSettings } from '../model/operator-settings.ts';
 import type { Applier } from '../runtime/applier.ts';
+import type { FreshObjects } from '../runtime/fresh-objects.ts';
 import { isNamespaceTerminating, isTransportError } from '../runtime/kube/client.ts';
 import { ResourceTypes } from '../runtime/kube/resources.ts';
 import type { Logger } from '../runtime/logger.ts';
@@ -20,6 +21,7 @@ import {
   invalidSpecEvent,
   fallbackEvents,
   packagesDisabledEvents,
+  packagesClaimTransition,
   packagesEvents,
   specWarningEvents,
   type AppEvent,
@@ -38,6 +40,8 @@ export type ReconcilerView = Pick<ClusterView, 'child' | 'childrenOf' | 'podsOf'
 
 export interface ReconcilerDeps {
   readonly view: ReconcilerView;
+  /** Apps newer than the view's cache: this operator's own status writes, until the watch delivers them. */
+  readonly freshApps: FreshObjects<KasprApp>;
   readonly applier: Applier;
   readonly events: EventRecorder;
   readonly metrics: PackageMetrics;
@@ -61,8 +65,10 @@ export class KasprAppReconciler {
   }
 
   async reconcile(key: string, signal: AbortSignal): Promise<void> {
-    const { view, metrics, ledger } = this.#deps;
-    const app = view.apps.getByKey(key);
+    const { view, metrics, ledger, freshApps } = this.#deps;
+    // Never the cache alone: until the watch delivers our last status write, the cache shows the status before it,
+    // and a reconcile computing from that would write the same transition (and derive its events) a second time.
+    const app = freshApps.freshest(key, view.apps.getByKey(key));
     const [namespace = '', name = ''] = key.split('/');
     if (app === undefined) {
       // Deleted: the garbage collector removes the children; only our own memory of the app is left to drop.
@@ -116,7 +122,6 @@ export class KasprAppReconciler {
       : { source: 'claim', cacheMode: 'shared', warnings: [] };
 
     const warnings = [...packagesVolume.warnings];
-    const events: AppEvent[] = [];
     // A child the apiserver refuses (say, a claim resize its storage class does not allow) is reported, but does not
     // hold back the steps after it: each child is independent enough that the others should still converge.
     const failures: string[] = [];
@@ -132,13 +137,6 @@ export class KasprAppReconciler {
       if (outcome !== 'unchanged') {
         logger.info('child reconciled', { step: step.name, result: outcome, name: step.childName(model.names) });
       }
-      if (step.name === 'packages-claim' && (outcome === 'created' || outcome === 'deleted')) {
-        events.push({
-          type: 'Normal',
-          reason: outcome === 'created' ? 'ClaimCreated' : 'ClaimDeleted',
-          message: `python packages claim ${claimName} ${outcome}`,
-        });
-      }
     }
     await this.#removeUnusedInstallers(key, model, failures);
     if (failures.length > 0) {
@@ -149,24 +147,35 @@ export class KasprAppReconciler {
 
     // Each pod's report is read once, for the status and for the install metrics.
     const observations = view.podsOf(key).flatMap((pod) => observeInstall(pod) ?? []);
-    const status = validStatus({
-      app,
-      model,
-      statefulSet: view.child(ResourceTypes.StatefulSet, model.namespace, model.names.statefulSet) as
-        StatefulSet | undefined,
-      observations,
-      cacheMode: packagesVolume.cacheMode,
-      packagesWarnings: warnings,
-      now: this.#now().toISOString(),
+    const claimTransition = packagesClaimTransition({
+      previous: app.status,
+      name: claimName,
+      wanted: model.packages?.cache.enabled === true,
+      live: claim,
+      appCreated: app.metadata.creationTimestamp,
     });
+    const status = {
+      ...validStatus({
+        app,
+        model,
+        statefulSet: view.child(ResourceTypes.StatefulSet, model.namespace, model.names.statefulSet) as
+          StatefulSet | undefined,
+        observations,
+        cacheMode: packagesVolume.cacheMode,
+        packagesWarnings: warnings,
+        now: this.#now().toISOString(),
+      }),
+      ...(claimTransition.record && { packagesClaim: claimTransition.record }),
+    };
     // Installs of any spec hash count, also of one the spec has moved on from while it ran.
     this.#deps.metrics.record(model.namespace, model.name, this.#deps.ledger.record(key, observations));
-    events.push(
+    const events: AppEvent[] = [
+      ...claimTransition.events,
       ...specWarningEvents(app.status, app.metadata.generation, validation.warnings.map(formatFieldError)),
       ...packagesEvents(app.status, status),
       ...packagesDisabledEvents(app.status, status),
       ...fallbackEvents(app.status, status),
-    );
+    ];
     // Events before the status that marks their transitions: see the invalid spec above.
     for (const event of events) await this.#record(app, event);
     await this.#writeStatus(app, status, signal);
@@ -218,7 +227,8 @@ export class KasprAppReconciler {
 
   async #writeStatus(app: KasprApp, status: KasprAppStatus, signal: AbortSignal): Promise<void> {
     this.#ensureAdmitted(app.metadata.namespace ?? '');
-    await this.#deps.applier.applyStatus(KasprAppResource, app, status, { signal });
+    const outcome = await this.#deps.applier.applyStatus(KasprAppResource, app, status, { signal });
+    if (outcome.result === 'patched') this.#deps.freshApps.remember(outcome.object);
   }
 
   async #record(app: KasprApp, event: AppEvent): Promise<void> {

@@ -51,10 +51,30 @@ test('removing pythonPackages deletes the claim and the init container; adding i
     message: 'status.pythonPackages removed',
   });
 
+  // The claim's events derive from the claim against status.packagesClaim: each change once.
+  const claimEvents = async (): Promise<string[]> =>
+    (await appEvents(client, ns.name, 'toggle'))
+      .map((e) => e.reason)
+      .filter((r) => r.startsWith('Claim'))
+      .sort();
+  await waitFor(async () => (await claimEvents()).includes('ClaimDeleted'), { message: 'a ClaimDeleted event' });
+  assert.deepEqual(await claimEvents(), ['ClaimCreated', 'ClaimDeleted']);
+
   await setSpec(client, ns.name, 'toggle', withPackages);
   await waitForPackages(client, ns.name, 'toggle', (s) => s.state === 'Ready', 'Ready again');
   assert.equal((await initContainers(client, ns.name, 'toggle')).length, 1);
-  assert.ok(await get(client, ResourceTypes.PersistentVolumeClaim, ns.name, 'toggle-app-python-packages'));
+  const claim = await get<PersistentVolumeClaim>(
+    client,
+    ResourceTypes.PersistentVolumeClaim,
+    ns.name,
+    'toggle-app-python-packages',
+  );
+  assert.ok(claim);
+  await waitFor(
+    async () => (await getApp(client, ns.name, 'toggle'))?.status?.packagesClaim?.uid === claim.metadata?.uid,
+    { message: 'status.packagesClaim to record the new claim' },
+  );
+  assert.deepEqual(await claimEvents(), ['ClaimCreated', 'ClaimCreated', 'ClaimDeleted']);
 });
 
 test('deleting the app removes every child through the garbage collector; deleteClaim false keeps the claim', async (t) => {

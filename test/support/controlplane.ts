@@ -42,6 +42,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   /** https://127.0.0.1:<port> */
   readonly server: string;
+  /** etcd's client URL, http://127.0.0.1:<port> (its /metrics too). */
+  readonly etcdUrl: string;
   /** Admin kubeconfig (client certificate in group system:masters). */
   readonly kubeconfigPath: string;
   readonly rootDir: string;
@@ -323,6 +325,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log(`${what} ready in ${startSeconds.toFixed(1)} s at ${server} (${versions.split('\n').join(', ')})`);
     return {
       server,
+      etcdUrl,
       kubeconfigPath,
       rootDir,
       pods: withNode ? 'node' : 'simulator',

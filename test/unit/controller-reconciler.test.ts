@@ -2,6 +2,7 @@
 // narrow client interface they use (exchange, delete, create), and a fake cache (the informers' view). A fake
 // because the order of requests and a refusal of one child in the middle are what the real apiserver cannot be made
 // to show on demand; test/integration covers the same paths against the real one.
+import { FreshObjects } from '../../src/runtime/fresh-objects.ts';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Event, Pod } from 'kubernetes-types/core/v1.js';
@@ -117,6 +118,7 @@ function setUp(): { client: RecordingClient; view: FakeView; reconciler: KasprAp
   const now = () => new Date('2026-01-01T00:00:00Z');
   const reconciler = new KasprAppReconciler({
     view,
+    freshApps: new FreshObjects<KasprApp>(),
     applier: new Applier(client),
     events: new EventRecorder(client, 'test', logger, now),
     metrics: new PackageMetrics(new Registry()),
@@ -150,8 +152,26 @@ describe('the reconciler over a recording client', () => {
     assert.deepEqual(patches, [...childPaths, statusPath]);
     const last = client.requests.at(-1);
     assert.equal(last?.path, statusPath, 'the status comes after everything else, events included');
-    const events = client.requests.filter((r) => r.verb === 'POST').map((r) => (r.body as Event).reason);
-    assert.ok(events.includes('ClaimCreated'), String(events));
+    const events = () => client.requests.filter((r) => r.verb === 'POST').map((r) => (r.body as Event).reason);
+    assert.deepEqual(events(), ['PackagesInstalling']);
+  });
+
+  test('ClaimCreated comes from the claim the cache shows, once, not from the apply that created it', async () => {
+    const { client, view, reconciler } = setUp();
+    await reconciler.reconcile('streams/orders', signal);
+    view.absorb(client.requests);
+    const claimPath = `${core}/persistentvolumeclaims/orders-app-python-packages`;
+    const claim = view.objects.get(claimPath)!;
+    view.objects.set(claimPath, { ...claim, metadata: { ...claim.metadata, uid: 'claim-1' } });
+    const claimEvents = () =>
+      client.requests.filter((r) => r.verb === 'POST' && (r.body as Event).reason === 'ClaimCreated');
+    assert.equal(claimEvents().length, 0, 'not before the cache shows the claim');
+    for (let pass = 0; pass < 2; pass++) {
+      const before = client.requests.length;
+      await reconciler.reconcile('streams/orders', signal);
+      view.absorb(client.requests.slice(before));
+    }
+    assert.equal(claimEvents().length, 1);
   });
 
   test('a child the apiserver refuses holds back none of the later ones, and the app says which', async () => {

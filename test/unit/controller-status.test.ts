@@ -5,7 +5,7 @@ import type { InstallResult } from '../../src/packages/installer-contract.ts';
 import { observeInstall, type InstallObservation } from '../../src/controller/install-observation.ts';
 import { packagesStatus } from '../../src/controller/packages-status.ts';
 import { InstallLedger } from '../../src/controller/install-ledger.ts';
-import { packagesEvents } from '../../src/controller/events.ts';
+import { packagesClaimTransition, packagesEvents } from '../../src/controller/events.ts';
 import { validStatus } from '../../src/controller/app-status.ts';
 import { setCondition } from '../../src/controller/conditions.ts';
 import { claimUpdate, decidePackagesVolume } from '../../src/controller/packages-volume.ts';
@@ -301,6 +301,62 @@ describe('events and conditions', () => {
       },
     ]);
     assert.deepEqual(packagesEvents(ready, ready), []);
+  });
+
+  test('ClaimCreated and ClaimDeleted derive from the claim against status.packagesClaim, once each', () => {
+    const claim = (uid: string, created = '2026-01-01T00:00:05Z', deleting = false): PersistentVolumeClaim => ({
+      metadata: {
+        name: 'app-packages',
+        uid,
+        creationTimestamp: created,
+        ...(deleting && { deletionTimestamp: '2026-01-01T00:10:00Z' }),
+      },
+    });
+    const input = { name: 'app-packages', wanted: true, appCreated: '2026-01-01T00:00:00Z' };
+    const reasons = (t: ReturnType<typeof packagesClaimTransition>) => t.events.map((e) => e.reason);
+
+    // Created by this reconcile, not in the cache yet: a record without uid, no event.
+    const first = packagesClaimTransition({ ...input, previous: {}, live: undefined });
+    assert.deepEqual(first, { record: { name: 'app-packages' }, events: [] });
+    // Seen by any later reconcile, also one after a lost answer or a restart: ClaimCreated until the status says so.
+    const seen = packagesClaimTransition({ ...input, previous: { packagesClaim: first.record }, live: claim('u1') });
+    assert.deepEqual(seen.record, { name: 'app-packages', uid: 'u1' });
+    assert.deepEqual(seen.events, [
+      { type: 'Normal', reason: 'ClaimCreated', message: 'python packages claim app-packages created' },
+    ]);
+    const recorded = { packagesClaim: seen.record };
+    assert.deepEqual(reasons(packagesClaimTransition({ ...input, previous: recorded, live: claim('u1') })), []);
+
+    // Deleted (or being deleted): ClaimDeleted once; a wanted claim is recorded as pending again, then recreated.
+    for (const live of [undefined, claim('u1', undefined, true)]) {
+      const gone = packagesClaimTransition({ ...input, previous: recorded, live });
+      assert.deepEqual(reasons(gone), ['ClaimDeleted']);
+      assert.deepEqual(gone.record, { name: 'app-packages' });
+      assert.deepEqual(
+        reasons(packagesClaimTransition({ ...input, previous: { packagesClaim: gone.record }, live })),
+        [],
+      );
+    }
+    const recreated = packagesClaimTransition({
+      ...input,
+      previous: { packagesClaim: { name: 'app-packages' } },
+      live: claim('u2'),
+    });
+    assert.deepEqual(reasons(recreated), ['ClaimCreated']);
+    const unwanted = packagesClaimTransition({ ...input, wanted: false, previous: recorded, live: undefined });
+    assert.deepEqual(unwanted, {
+      record: undefined,
+      events: [{ type: 'Normal', reason: 'ClaimDeleted', message: 'python packages claim app-packages deleted' }],
+    });
+
+    // Not created for this app: a claim older than it, or one a status from before this field already used.
+    assert.deepEqual(
+      reasons(packagesClaimTransition({ ...input, previous: {}, live: claim('u3', '2025-12-31T00:00:00Z') })),
+      [],
+    );
+    const olderOperator = { pythonPackages: { hash, state: 'Ready' as const } };
+    const upgraded = packagesClaimTransition({ ...input, previous: olderOperator, live: claim('u1') });
+    assert.deepEqual(upgraded, { record: { name: 'app-packages', uid: 'u1' }, events: [] });
   });
 
   test('the condition and the event count every installed distribution, also when the list is cut short', () => {

@@ -141,6 +141,8 @@ export interface KasprAppStatus {
   /** Ready pods out of desired, e.g. `2/3`. */
   availableMembers?: string;
   conditions?: Condition[];
+  /** The python packages claim as the operator last saw it: with its uid while it exists, without once it was deleted. ClaimCreated and ClaimDeleted are recorded when this changes. */
+  packagesClaim?: PackagesClaimStatus;
   /** What the installer reported for the current spec. */
   pythonPackages?: PythonPackagesStatus;
 }
@@ -149,6 +151,12 @@ export interface PackageHash {
   algorithm: 'sha256' | 'sha384' | 'sha512';
   /** The digest in lowercase hex. */
   digest: string;
+}
+
+/** The python packages claim as the operator last saw it: with its uid while it exists, without once it was deleted. ClaimCreated and ClaimDeleted are recorded when this changes. */
+export interface PackagesClaimStatus {
+  name: string;
+  uid?: string;
 }
 
 export interface PackageWithHashes {
