@@ -1,7 +1,7 @@
 // `kasprop` as npm installs it: the package packed by `npm pack` (which builds dist/ first, prepack), installed from
 // the tarball into an empty directory, and its `kasprop` run on Node 24 as a user would: version, help, exit codes,
-// validate, render and crd on the repository's examples. Only the package's dependencies come from the registry
-// (or npm's cache). The build writes the repository's dist/ (ignored by git), as `npm run build` does.
+// validate, render and crd on the repository's examples. The package's dependencies come from npm's cache, which
+// `npm ci` filled with exactly these versions (`--offline`: `npm test` runs in a network namespace of its own). The build writes the repository's dist/ (ignored by git), as `npm run build` does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -22,9 +22,11 @@ interface Run {
   readonly stderr: string;
 }
 
-async function run(file: string, args: readonly string[], cwd: string): Promise<Run> {
+/** Runs a command to its end; `signal` (the test's) kills it when the test ends first, say at its timeout. */
+async function run(file: string, args: readonly string[], cwd: string, signal?: AbortSignal): Promise<Run> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(file, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+    const options = { cwd, env, maxBuffer: 64 * 1024 * 1024, ...(signal !== undefined && { signal }) };
+    const { stdout, stderr } = await promisify(execFile)(file, args, options);
     return { code: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: unknown; stdout?: string; stderr?: string };
@@ -36,7 +38,7 @@ async function run(file: string, args: readonly string[], cwd: string): Promise<
 test('npm pack, npm install of the tarball into an empty directory, and kasprop works from there', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kasprop-npm-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], repo);
+  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], repo, t.signal);
   assert.equal(packed.code, 0, packed.stderr);
   const [tarball] = readdirSync(dir).filter((f) => f.endsWith('.tgz'));
   assert.equal(tarball, 'kasprop-0.1.0.tgz');
@@ -53,8 +55,9 @@ test('npm pack, npm install of the tarball into an empty directory, and kasprop 
   const prefix = join(dir, 'install');
   const installed = await run(
     'npm',
-    ['install', '--no-audit', '--no-fund', '--omit=dev', '--prefix', prefix, join(dir, tarball)],
+    ['install', '--offline', '--no-audit', '--no-fund', '--omit=dev', '--prefix', prefix, join(dir, tarball)],
     dir,
+    t.signal,
   );
   assert.equal(installed.code, 0, installed.stderr);
   const kasprop = join(prefix, 'node_modules/.bin/kasprop');
