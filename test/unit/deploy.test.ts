@@ -4,7 +4,7 @@
 // test/integration/rbac.test.ts proves the same RBAC on a real control plane.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -271,8 +271,9 @@ describe('deploy/deployment.yaml', () => {
     assert.deepEqual(env.POD_NAMESPACE?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
   });
 
-  test('kasprop run reads its environment as meant: leader election on, the Lease in its own namespace', () => {
+  test('kasprop run reads its environment as meant: leader election on, the Lease in its own namespace', (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'kasprop-deploy-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(
       kubeconfig,
