@@ -311,17 +311,27 @@ interface Scrape {
 async function scrape(url: string): Promise<Scrape> {
   const text = await metricsText(url);
   const sum = (pattern: RegExp): number => [...text.matchAll(pattern)].reduce((total, m) => total + Number(m[1]), 0);
+  // client-go's and controller-runtime's names (src/runtime/metrics.ts); labels matched by name, in any order.
+  const samples = (metric: string): { labels: Record<string, string>; value: number }[] =>
+    [...text.matchAll(new RegExp(`^${metric}\\{([^}]*)\\} (\\S+)$`, 'gm'))].map((m) => ({
+      labels: Object.fromEntries(
+        [...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l): [string, string] => [l[1] ?? '', l[2] ?? '']),
+      ),
+      value: Number(m[2]),
+    }));
+  const requests = samples('rest_client_requests_total');
+  const total = (keep: (labels: Record<string, string>) => boolean): number =>
+    requests.filter((r) => keep(r.labels)).reduce((sum, r) => sum + r.value, 0);
   return {
-    requests: sum(/^kasprop_api_requests_total\{verb="[^"]*",code="[^"]*"\} (\S+)$/gm),
-    unanswered: sum(/^kasprop_api_requests_total\{verb="[^"]*",code="<error>"\} (\S+)$/gm),
-    mutating: sum(/^kasprop_api_requests_total\{verb="(?:POST|PUT|PATCH|DELETE)",code="[^"]*"\} (\S+)$/gm),
+    requests: total(() => true),
+    unanswered: total((l) => l.code === '<error>'),
+    mutating: total((l) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(l.method ?? '')),
     byVerb: Object.fromEntries(
-      ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((verb) => [
-        verb,
-        sum(new RegExp(`^kasprop_api_requests_total\\{verb="${verb}",code="[^"]*"\\} (\\S+)$`, 'gm')),
-      ]),
+      ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((verb) => [verb, total((l) => l.method === verb)]),
     ),
-    reconciles: sum(/^kasprop_reconcile_total\{controller="kasprapp",result="[^"]*"\} (\S+)$/gm),
+    reconciles: samples('controller_runtime_reconcile_total')
+      .filter((r) => r.labels.controller === 'kasprapp')
+      .reduce((sum, r) => sum + r.value, 0),
     heapUsedMiB: sum(/^nodejs_heap_size_used_bytes (\S+)$/gm) / 2 ** 20,
     heapTotalMiB: sum(/^nodejs_heap_size_total_bytes (\S+)$/gm) / 2 ** 20,
     externalMiB: sum(/^nodejs_external_memory_bytes (\S+)$/gm) / 2 ** 20,
