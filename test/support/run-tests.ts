@@ -39,8 +39,10 @@ async function main(): Promise<number> {
   const imagesDir = await buildImages(log);
   log('pods run on a real node (kubelet, containerd, runc) inside a private network namespace');
   // What only a real node can show runs only then: those files are named apart from the simulator's selection.
+  // A run of named files (no glob among the patterns) runs just those, so one file can be tried alone.
   const patterns = runnerArgs.filter((arg) => !arg.startsWith('--'));
-  const nodeOnly = selectsIntegrationTests(patterns) ? [realNodeTests] : [];
+  const selectsSuite = patterns.length === 0 || patterns.some((pattern) => pattern.includes('*'));
+  const nodeOnly = selectsSuite && selectsIntegrationTests(patterns) ? [realNodeTests] : [];
   const netns = inNewNetworkNamespace(process.execPath, ['--test', ...runnerArgs, ...nodeOnly]);
   return runAttached(netns.command, netns.args, {
     ...env,
