@@ -268,4 +268,11 @@ test('with two instances only the leader writes, and the other takes over when i
   );
   assert.ok(second.mutatingRequests().filter(notLease).length > 0, 'the new leader wrote');
   assert.deepEqual(await eventReasons(ns.name, 'led'), oneInstall);
+  // The install was counted by the first leader, and the status says so: the second does not count it again (the
+  // new pod reused the installed cache, which is no install).
+  assert.match(
+    await first.registry.metrics(),
+    new RegExp(`kasprop_package_install_total\\{app_name="led",namespace="${ns.name}",result="success"\\} 1\\n`),
+  );
+  assert.doesNotMatch(await second.metrics(), /kasprop_package_install_total\{/);
 });
