@@ -11,11 +11,15 @@
 #   go_cache_reuse CHECK         a complete entry (CHECK: the executable in its bin/ that proves it) prints its bin
 #                                directory and exits; otherwise takes the build lock and makes $go_cache_tmp for the build
 #   ... the build, into "$go_cache_tmp/bin" ...
-#   go_cache_publish             marks it complete, renames it into place, prunes old entries, prints the bin directory
+#   go_cache_publish             marks it complete, renames it into place, prunes entries (tools/cache-prune.sh),
+#                                prints the bin directory
 #
 # Cache: ${KASPROP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kasprop}/<NAME>/<key>/. The key names inputs only (no
 # time, no absolute path), so every clone computes the same one; each build script keeps its pins (versions) in its
 # own text, which is among its key's files. A change of this file changes every key: each program is built once more.
+
+# shellcheck source-path=SCRIPTDIR source=cache-prune.sh
+. "$(dirname "${BASH_SOURCE[0]}")/cache-prune.sh"
 
 die() { echo "$go_cache_name/build.sh: error: $*" >&2; exit 1; }
 log() { echo "$go_cache_name/build.sh: $*" >&2; }
@@ -131,11 +135,6 @@ go_cache_publish() {
   trap - EXIT
   log "built in $(($(date +%s) - go_cache_start))s: $go_cache_final/bin"
 
-  # Keep the current key plus the most recently used other one.
-  find "$go_cache_root" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name "$go_cache_key" -printf '%T@ %p\n' 2>/dev/null \
-    | sort -rn | tail -n +2 | cut -d' ' -f2- | while IFS= read -r d; do
-        log "pruning old cache entry $d"
-        rm -rf "$d"
-      done
+  prune_cache_dir "$go_cache_root" "$go_cache_key" log
   echo "$go_cache_final/bin"
 }
