@@ -168,6 +168,9 @@ test('an install that finished while no operator ran is counted and reported onc
   assert.deepEqual(await eventReasons(ns.name, 'late'), oneInstall);
   const counted = (await getApp(cluster.client, ns.name, 'late'))!.status?.countedInstalls;
   assert.deepEqual(counted, [`${pod.metadata?.uid}/${ready.lastInstallTime}`]);
+  // Converged before it stops, so that the one after it has nothing left to write.
+  await waitForCondition(cluster.client, ns.name, 'late', 'Ready', (c) => c.status === 'True');
+  await waitForCondition(cluster.client, ns.name, 'late', 'Progressing', (c) => c.status === 'False');
   await next.stop();
 
   // The one after it finds the install recorded as counted: it counts nothing, writes nothing, records no event.
