@@ -1,8 +1,8 @@
-// What validation hands on: the app as the user wrote it, together with what validation parsed (the requirements)
+// What validation hands on: the app as the user wrote it, together with what validation parsed (the requirements
+// and the lock's canonical lines)
 // and every default resolved (DESIGN decision 8: defaults are constants applied here, never written back). The model
 // builds from this value only, so nothing is parsed twice and nothing downstream can meet an unvalidated spec.
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
-import { lockedLines } from '../packages/locked-packages.ts';
 import type { Requirement } from '../packages/requirement.ts';
 import type { OnFailure } from '../packages/installer-contract.ts';
 import { defaults } from './defaults.ts';
@@ -42,11 +42,14 @@ export interface ValidPythonPackages {
   readonly resources: ResourceRequirements;
 }
 
+/** What validation parsed of `pythonPackages`: nothing downstream parses it again. */
+export type ParsedPackages = Pick<ValidPythonPackages, 'requirements' | 'locked'>;
+
 /**
- * The valid value of an app that passed every check; `requirements` are the parsed `pythonPackages.packages`.
+ * The valid value of an app that passed every check, with what validation parsed of its `pythonPackages`.
  * Only validation calls this: a version without an image is known by then.
  */
-export function validApp(app: KasprApp, requirements: readonly Requirement[]): ValidKasprApp {
+export function validApp(app: KasprApp, parsed: ParsedPackages): ValidKasprApp {
   const { spec } = app;
   const version = spec.version ?? defaultKasprVersion;
   const image = spec.image ?? findKasprVersion(version)?.image;
@@ -56,17 +59,17 @@ export function validApp(app: KasprApp, requirements: readonly Requirement[]): V
     version,
     image,
     replicas: spec.replicas ?? defaults.replicas,
-    ...(spec.pythonPackages !== undefined && { pythonPackages: validPackages(spec.pythonPackages, requirements) }),
+    ...(spec.pythonPackages !== undefined && { pythonPackages: validPackages(spec.pythonPackages, parsed) }),
   };
 }
 
-function validPackages(spec: PythonPackagesSpec, requirements: readonly Requirement[]): ValidPythonPackages {
+function validPackages(spec: PythonPackagesSpec, parsed: ParsedPackages): ValidPythonPackages {
   const d = defaults.pythonPackages;
   const secretRef = spec.credentials?.secretRef;
   const size = spec.cache?.size;
   return {
-    requirements,
-    locked: lockedLines(spec.packagesWithHashes ?? []),
+    requirements: parsed.requirements,
+    locked: parsed.locked,
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],

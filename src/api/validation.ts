@@ -15,7 +15,7 @@ import type { FieldError } from './field-error.ts';
 import { kasprAppSchema } from './crd.ts';
 import { parseRequirement, type Requirement } from '../packages/requirement.ts';
 import { checkTrustedHost, checkUrl } from '../packages/url.ts';
-import { validApp, type ValidKasprApp } from './valid-app.ts';
+import { validApp, type ParsedPackages, type ValidKasprApp } from './valid-app.ts';
 import { hashAlgorithms, lockedPackage, type HashAlgorithm } from '../packages/locked-packages.ts';
 import { INSTALLER_ENV_PREFIX, MAX_INSTALLER_ENV_VALUE_BYTES } from '../packages/installer-contract.ts';
 
@@ -41,17 +41,17 @@ export function validateKasprApp(input: unknown): Validation {
   if (input.kind !== kasprAppKind) error(['kind'], `must be ${kasprAppKind}`);
   checkMetadata(input.metadata, error);
 
-  let requirements: readonly Requirement[] = [];
+  let parsed: ParsedPackages = noPackages;
   if (!isRecord(input.spec)) {
     error(['spec'], input.spec === undefined ? 'is required' : 'must be an object');
   } else {
     errors.push(...checkSpecSchema(input.spec));
-    requirements = checkSpec(input.spec, error, warnings);
+    parsed = checkSpec(input.spec, error, warnings);
   }
 
   return errors.length > 0
     ? { ok: false, errors, warnings }
-    : { ok: true, valid: validApp(input as unknown as KasprApp, requirements), warnings };
+    : { ok: true, valid: validApp(input as unknown as KasprApp, parsed), warnings };
 }
 
 type Report = (segments: readonly (string | number)[], message: string) => void;
@@ -79,8 +79,10 @@ function checkMetadata(metadata: unknown, error: Report): void {
 
 const knownSpecFields = Object.keys(kasprAppSchema.properties?.spec?.properties ?? {});
 
-/** Checks the spec; returns the requirements of pythonPackages it parsed (meaningful only when none failed). */
-function checkSpec(spec: Record<string, unknown>, error: Report, warnings: FieldError[]): readonly Requirement[] {
+const noPackages: ParsedPackages = { requirements: [], locked: [] };
+
+/** Checks the spec; returns what it parsed of pythonPackages (meaningful only when nothing failed). */
+function checkSpec(spec: Record<string, unknown>, error: Report, warnings: FieldError[]): ParsedPackages {
   // The spec keeps unknown fields (manifests of the original operator must still apply), but a near miss of a
   // known name is almost certainly a typo that would silently do nothing.
   for (const field of Object.keys(spec)) {
@@ -107,9 +109,9 @@ function checkSpec(spec: Record<string, unknown>, error: Report, warnings: Field
     checkPositiveQuantity(size, ['spec', 'storage', 'size'], error);
   }
   checkRequestsWithinLimits(typed.resources, ['spec', 'resources'], error);
-  const requirements = isRecord(typed.pythonPackages) ? checkPythonPackages(typed.pythonPackages, error) : [];
+  const parsed = isRecord(typed.pythonPackages) ? checkPythonPackages(typed.pythonPackages, error) : noPackages;
   checkTemplateEnv(typed, error, warnings);
-  return requirements;
+  return parsed;
 }
 
 function checkTemplateEnv(spec: Partial<KasprAppSpec>, error: Report, warnings: FieldError[]): void {
@@ -132,10 +134,11 @@ function checkTemplateEnv(spec: Partial<KasprAppSpec>, error: Report, warnings: 
   });
 }
 
-function checkPythonPackages(packages: Record<string, unknown>, error: Report): readonly Requirement[] {
+function checkPythonPackages(packages: Record<string, unknown>, error: Report): ParsedPackages {
   const at = (...rest: (string | number)[]): (string | number)[] => ['spec', 'pythonPackages', ...rest];
   const spec = packages as Partial<PythonPackagesSpec>;
-  const requirements: Requirement[] = [];
+  /** Each parsed requirement with its index in `packages`, where the lock's checks report it. */
+  const requirements: { readonly index: number; readonly requirement: Requirement }[] = [];
 
   // Over maxItems the schema check has said so; thousands of per-entry errors (duplicates) would bury that.
   if (Array.isArray(spec.packages) && spec.packages.length <= maxPackages) {
@@ -149,7 +152,7 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
         return;
       }
       const { requirement } = parsed;
-      requirements.push(requirement);
+      requirements.push({ index, requirement });
       canonicalBytes += Buffer.byteLength(requirement.canonical) + 1;
       const earlier = seen.get(requirement.project);
       // Two entries for one project are a mistake unless each applies to a different environment (markers).
@@ -170,7 +173,7 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
     checkEnvValueSize(canonicalBytes, at('packages'), 'the requirements', error);
   }
 
-  checkLock(spec, at, error);
+  const locked = checkLock(spec, requirements, at, error);
 
   if (typeof spec.indexUrl === 'string') {
     const problem = checkUrl(spec.indexUrl, 'index');
@@ -209,19 +212,20 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   }
   if (isRecord(spec.cache)) checkPositiveQuantity(spec.cache.size, at('cache', 'size'), error);
   checkRequestsWithinLimits(spec.resources, at('resources'), error);
-  return requirements;
+  return { requirements: requirements.map((r) => r.requirement), locked };
 }
 
 /**
  * packagesWithHashes (each entry, and the lock as a whole), requireHashes, and how `packages` must agree with a lock:
- * with one, pip installs the locked set in hash-checking mode and reads `packages` as constraints only.
+ * with one, pip installs the locked set in hash-checking mode and reads `packages` as constraints only. Returns the
+ * canonical line of each entry (packages/locked-packages.ts), in the spec's order; meaningful only when none failed.
  */
 function checkLock(
   spec: Partial<PythonPackagesSpec>,
+  requirements: readonly { readonly index: number; readonly requirement: Requirement }[],
   at: (...rest: (string | number)[]) => (string | number)[],
   error: Report,
-): void {
-  const loose = Array.isArray(spec.packages) ? spec.packages : [];
+): string[] {
   const lock = Array.isArray(spec.packagesWithHashes) ? spec.packagesWithHashes : [];
   if (spec.packages === undefined && spec.packagesWithHashes === undefined) {
     error(at(), 'needs packages, packagesWithHashes or both');
@@ -233,10 +237,10 @@ function checkLock(
         '`kasprop lock -f FILE`, or set requireHashes to false',
     );
   }
-  if (lock.length === 0 || lock.length > maxLocked) return; // over maxItems the schema check has said so
+  if (lock.length === 0 || lock.length > maxLocked) return []; // over maxItems the schema check has said so
   const locked = new Map<string, number>();
+  const lines: string[] = [];
   let lockedBytes = 0;
-  let valid = 0;
   lock.forEach((entry, index) => {
     // Entries of the wrong shape were reported by the schema check.
     if (!isRecord(entry) || typeof entry.name !== 'string' || typeof entry.version !== 'string') return;
@@ -246,7 +250,7 @@ function checkLock(
       for (const problem of result.problems) error(at('packagesWithHashes', index, ...problem.at), problem.message);
       return;
     }
-    valid += 1;
+    lines.push(result.line);
     lockedBytes += Buffer.byteLength(result.line) + 1;
     const earlier = locked.get(result.project);
     if (earlier !== undefined) {
@@ -260,12 +264,8 @@ function checkLock(
   });
   checkEnvValueSize(lockedBytes, at('packagesWithHashes'), 'the locked packages', error);
   // Against a lock with a broken entry, every requirement of that project would be reported as well.
-  if (valid < lock.length) return;
-  loose.forEach((line, index) => {
-    if (typeof line !== 'string') return;
-    const parsed = parseRequirement(line);
-    if (!parsed.ok) return; // reported above
-    const { requirement } = parsed;
+  if (lines.length < lock.length) return lines;
+  for (const { index, requirement } of requirements) {
     if (requirement.url !== undefined) {
       error(
         at('packages', index),
@@ -279,7 +279,8 @@ function checkLock(
           'with `kasprop lock -f FILE`',
       );
     }
-  });
+  }
+  return lines;
 }
 
 const isHashShape = (hash: Record<string, unknown>): hash is { algorithm: HashAlgorithm; digest: string } =>

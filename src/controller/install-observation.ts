@@ -8,6 +8,8 @@ import { installContainerName, packagesHashAnnotation } from '../model/python-pa
 
 interface Observed {
   readonly pod: string;
+  /** The pod's uid: a pod of the same name made later is another pod, with installs of its own. */
+  readonly uid: string;
   /** The spec hash of the pod (its template annotation): which install it speaks of. */
   readonly hash: string;
 }
@@ -32,11 +34,11 @@ export function observeInstall(pod: Pod): InstallObservation | undefined {
   const hash = pod.metadata?.annotations?.[packagesHashAnnotation];
   if (hash === undefined) return undefined;
   const name = pod.metadata?.name ?? '';
+  const uid = pod.metadata?.uid ?? name;
   const status = pod.status?.initContainerStatuses?.find((s) => s.name === installContainerName);
-  if (status === undefined) return { kind: 'installing', pod: name, hash };
+  if (status === undefined) return { kind: 'installing', pod: name, uid, hash };
 
   const terminated = status.state?.terminated;
-  const uid = pod.metadata?.uid ?? name;
   if (terminated) return fromTermination(name, hash, uid, terminated);
 
   const waiting = status.state?.waiting;
@@ -51,7 +53,7 @@ export function observeInstall(pod: Pod): InstallObservation | undefined {
   // stays Failed through the kubelet's retries instead of flapping to Installing and back on every restart.
   const last = status.lastState?.terminated;
   if (last !== undefined && last.exitCode !== 0) return fromTermination(name, hash, uid, last);
-  return { kind: 'installing', pod: name, hash };
+  return { kind: 'installing', pod: name, uid, hash };
 }
 
 const waitingFailure = (
@@ -63,6 +65,7 @@ const waitingFailure = (
 ): InstallObservation => ({
   kind: 'failed',
   pod,
+  uid,
   hash,
   errorType,
   error,
@@ -77,12 +80,12 @@ function fromTermination(
 ): InstallObservation {
   const { exitCode, reason } = terminated;
   const parsed = parseInstallResult(terminated.message ?? '');
-  if (parsed.kind === 'result') return { kind: 'result', pod, hash, result: parsed.result };
+  if (parsed.kind === 'result') return { kind: 'result', pod, uid, hash, result: parsed.result };
   const occurrence = `${uid}/${terminated.finishedAt ?? terminated.startedAt ?? ''}`;
   if (exitCode === 0) {
     // Success without a readable result cannot come from our installer; say so rather than guess.
     const error = `install-packages exited 0 without a result: ${parsed.reason}`;
-    return { kind: 'failed', pod, hash, errorType: 'unknown', error, occurrence };
+    return { kind: 'failed', pod, uid, hash, errorType: 'unknown', error, occurrence };
   }
   const oom = reason === 'OOMKilled';
   const excerpt = parsed.excerpt !== '' ? `: ${parsed.excerpt}` : '';
@@ -90,6 +93,7 @@ function fromTermination(
   return {
     kind: 'failed',
     pod,
+    uid,
     hash,
     errorType: oom ? 'out_of_memory' : 'unknown',
     error: `install-packages ${what}${excerpt}`,

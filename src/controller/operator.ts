@@ -107,6 +107,8 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
   const identity = options.leaderElection?.identity ?? 'kasprop';
   const events = new EventRecorder(client, identity, logger);
   const applier = new Applier(client);
+  // One for the process, not per term: what it counted in an earlier term and could not record yet stays counted.
+  const ledger = new InstallLedger();
 
   const lead = async (signal: AbortSignal): Promise<void> => {
     if (!(await view.waitForSync(signal))) return;
@@ -117,7 +119,7 @@ export async function startOperator(options: OperatorOptions, shutdown: AbortSig
       applier,
       events,
       metrics: packageMetrics,
-      ledger: new InstallLedger(new Date().toISOString()),
+      ledger,
       settings: options.settings,
       logger,
     });

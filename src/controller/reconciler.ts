@@ -147,6 +147,9 @@ export class KasprAppReconciler {
 
     // Each pod's report is read once, for the status and for the install metrics.
     const observations = view.podsOf(key).flatMap((pod) => observeInstall(pod) ?? []);
+    // Installs of any spec hash count, also of one the spec has moved on from while it ran; those the status
+    // records as counted were counted by this operator or one before it (install-ledger.ts).
+    const counted = this.#deps.ledger.record(key, observations, app.status?.countedInstalls);
     const claimTransition = packagesClaimTransition({
       previous: app.status,
       name: claimName,
@@ -166,9 +169,9 @@ export class KasprAppReconciler {
         now: this.#now().toISOString(),
       }),
       ...(claimTransition.record && { packagesClaim: claimTransition.record }),
+      ...(counted.counted && { countedInstalls: [...counted.counted] }),
     };
-    // Installs of any spec hash count, also of one the spec has moved on from while it ran.
-    this.#deps.metrics.record(model.namespace, model.name, this.#deps.ledger.record(key, observations));
+    this.#deps.metrics.record(model.namespace, model.name, counted.installs);
     const events: AppEvent[] = [
       ...claimTransition.events,
       ...specWarningEvents(app.status, app.metadata.generation, validation.warnings.map(formatFieldError)),

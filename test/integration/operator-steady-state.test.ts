@@ -4,7 +4,7 @@
 // quiet operator on an idle machine may only be a late one.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Event } from 'kubernetes-types/core/v1.js';
+import type { Event, Pod } from 'kubernetes-types/core/v1.js';
 import type { KubeObject, RequestInfo } from '../../src/runtime/kube/client.ts';
 import { ResourceTypes, type ResourceType } from '../../src/runtime/kube/resources.ts';
 import { startCpuHog } from '../support/cpu-hog.ts';
@@ -126,8 +126,62 @@ test('restarting the operator changes nothing', async (t) => {
   );
   assert.deepEqual(await operatorWrites(ns.name), written);
   assert.deepEqual(await eventReasons(ns.name, 'calm'), oneInstall);
-  // The install finished before the restarted operator began counting: the first one counted it.
+  // The status records the install as counted: the first operator counted it, the restarted one does not again.
   assert.doesNotMatch(await restarted.metrics(), /kasprop_package_install_total\{/);
+});
+
+/** The app's pod whose installer has finished successfully, once there is one. */
+async function finishedInstall(namespace: string): Promise<Pod | undefined> {
+  const pods = await cluster.client.list<Pod>(ResourceTypes.Pod, { namespace });
+  return pods.items.find((pod) =>
+    pod.status?.initContainerStatuses?.some(
+      (s) => s.name === 'install-packages' && s.state?.terminated?.exitCode === 0,
+    ),
+  );
+}
+
+const installCount = (namespace: string) =>
+  new RegExp(`kasprop_package_install_total\\{app_name="late",namespace="${namespace}",result="success"\\} 1\\n`);
+
+test('an install that finished while no operator ran is counted and reported once by the next one', async (t) => {
+  loadMachine(t);
+  // Slow answers: the install is still running when the first operator stops.
+  const { ns, operator, packages } = await startScenario(t, cluster, { index: { delayMs: 1_500 } });
+  await createApp(cluster.client, kasprApp(ns.name, 'late', { pythonPackages: packages(['kaspr-demo-c==1.0']) }));
+  await waitForPackages(cluster.client, ns.name, 'late', (s) => s.state === 'Installing', 'Installing');
+  await operator.stop();
+  assert.doesNotMatch(
+    await operator.registry.metrics(),
+    /kasprop_package_install_total\{/,
+    'the first operator counted nothing',
+  );
+
+  const pod = await waitFor(() => finishedInstall(ns.name), { timeoutMs: 180_000, message: 'the install to finish' });
+  const unseen = (await getApp(cluster.client, ns.name, 'late'))!;
+  assert.equal(unseen.status?.pythonPackages?.state, 'Installing', 'no operator saw the install finish');
+  assert.equal(unseen.status.countedInstalls, undefined);
+
+  const next = await startTestOperator(cluster, { namespaces: [ns.name] });
+  const ready = await waitForPackages(cluster.client, ns.name, 'late', (s) => s.state === 'Ready', 'Ready');
+  assert.equal(ready.installedBy, pod.metadata?.name);
+  assert.match(await next.metrics(), installCount(ns.name));
+  assert.deepEqual(await eventReasons(ns.name, 'late'), oneInstall);
+  const counted = (await getApp(cluster.client, ns.name, 'late'))!.status?.countedInstalls;
+  assert.deepEqual(counted, [`${pod.metadata?.uid}/${ready.lastInstallTime}`]);
+  // Converged before it stops, so that the one after it has nothing left to write.
+  await waitForCondition(cluster.client, ns.name, 'late', 'Ready', (c) => c.status === 'True');
+  await waitForCondition(cluster.client, ns.name, 'late', 'Progressing', (c) => c.status === 'False');
+  await next.stop();
+
+  // The one after it finds the install recorded as counted: it counts nothing, writes nothing, records no event.
+  const third = await startTestOperator(cluster, { namespaces: [ns.name] });
+  await waitFor(async () => (await successfulReconciles(third)) >= 1, { message: 'the third operator to reconcile' });
+  assert.doesNotMatch(await third.metrics(), /kasprop_package_install_total\{/);
+  assert.deepEqual(
+    third.mutatingRequests().map((r) => `${r.verb} ${r.path}`),
+    [],
+  );
+  assert.deepEqual(await eventReasons(ns.name, 'late'), oneInstall);
 });
 
 test('a ClaimCreated the stopped operator did not record is recorded by the next one, once', async (t) => {
@@ -217,4 +271,11 @@ test('with two instances only the leader writes, and the other takes over when i
   );
   assert.ok(second.mutatingRequests().filter(notLease).length > 0, 'the new leader wrote');
   assert.deepEqual(await eventReasons(ns.name, 'led'), oneInstall);
+  // The install was counted by the first leader, and the status says so: the second does not count it again (the
+  // new pod reused the installed cache, which is no install).
+  assert.match(
+    await first.registry.metrics(),
+    new RegExp(`kasprop_package_install_total\\{app_name="led",namespace="${ns.name}",result="success"\\} 1\\n`),
+  );
+  assert.doesNotMatch(await second.metrics(), /kasprop_package_install_total\{/);
 });

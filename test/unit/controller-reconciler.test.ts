@@ -122,7 +122,7 @@ function setUp(): { client: RecordingClient; view: FakeView; reconciler: KasprAp
     applier: new Applier(client),
     events: new EventRecorder(client, 'test', logger, now),
     metrics: new PackageMetrics(new Registry()),
-    ledger: new InstallLedger(now().toISOString()),
+    ledger: new InstallLedger(),
     settings: defaultOperatorSettings,
     logger,
     now,

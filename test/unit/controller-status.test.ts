@@ -59,6 +59,7 @@ describe('install observation from pod status', () => {
     assert.deepEqual(observeInstall(pod('p0', terminated(JSON.stringify(result())))), {
       kind: 'result',
       pod: 'p0',
+      uid: 'uid-p0',
       hash,
       result: result(),
     });
@@ -83,6 +84,7 @@ describe('install observation from pod status', () => {
     assert.deepEqual(observation, {
       kind: 'failed',
       pod: 'p0',
+      uid: 'uid-p0',
       hash,
       errorType: 'configuration',
       error: 'secret "pypi" not found',
@@ -105,7 +107,7 @@ describe('install observation from pod status', () => {
         restartCount: 2,
       }),
     );
-    assert.deepEqual(observation, { kind: 'result', pod: 'p0', hash, result: failed });
+    assert.deepEqual(observation, { kind: 'result', pod: 'p0', uid: 'uid-p0', hash, result: failed });
   });
 
   test('an OOM kill with only a log tail', () => {
@@ -116,8 +118,13 @@ describe('install observation from pod status', () => {
   });
 
   test('running, or not started yet, is installing', () => {
-    assert.deepEqual(observeInstall(pod('p0', { state: { running: {} } })), { kind: 'installing', pod: 'p0', hash });
-    assert.deepEqual(observeInstall(pod('p1', undefined)), { kind: 'installing', pod: 'p1', hash });
+    assert.deepEqual(observeInstall(pod('p0', { state: { running: {} } })), {
+      kind: 'installing',
+      pod: 'p0',
+      uid: 'uid-p0',
+      hash,
+    });
+    assert.deepEqual(observeInstall(pod('p1', undefined)), { kind: 'installing', pod: 'p1', uid: 'uid-p1', hash });
   });
 });
 
@@ -255,26 +262,47 @@ describe('status.pythonPackages', () => {
 
 describe('install accounting', () => {
   test('each install is counted once however often it is observed; cache hits are not installs', () => {
-    const ledger = new InstallLedger('2026-11-26T09:00:00Z');
+    const ledger = new InstallLedger();
     const observations = [
       observeInstall(pod('p0', terminated(JSON.stringify(result()))))!,
       observeInstall(pod('p1', terminated(JSON.stringify(result({ source: 'cache' })))))!,
     ];
-    assert.deepEqual(ledger.record('ns/orders', observations), [{ result: 'success', durationSeconds: 4.25 }]);
-    assert.deepEqual(ledger.record('ns/orders', observations), []);
+    const first = ledger.record('ns/orders', observations, undefined);
+    assert.deepEqual(first, {
+      installs: [{ result: 'success', durationSeconds: 4.25 }],
+      counted: ['uid-p0/2026-11-26T10:00:05Z'],
+    });
+    // The status write has not happened yet: nothing is counted again, and the record still asks to be written.
+    assert.deepEqual(ledger.record('ns/orders', observations, undefined), { installs: [], counted: first.counted });
+    assert.deepEqual(ledger.record('ns/orders', observations, first.counted), { installs: [], counted: first.counted });
     const failure = observeInstall(
       pod('p2', { state: { waiting: { reason: 'CreateContainerConfigError', message: 'x' } } }),
     )!;
-    assert.deepEqual(ledger.record('ns/orders', [failure]), [{ result: 'failure', errorType: 'configuration' }]);
-    assert.deepEqual(ledger.record('ns/orders', [failure]), []);
+    assert.deepEqual(ledger.record('ns/orders', [failure], undefined), {
+      installs: [{ result: 'failure', errorType: 'configuration' }],
+      counted: ['uid-p2/configuration'],
+    });
+    assert.deepEqual(ledger.record('ns/orders', [failure], ['uid-p2/configuration']).installs, []);
   });
 
-  test('installs that finished before counting began are not counted again', () => {
-    const ledger = new InstallLedger('2026-11-26T11:00:00.500Z');
-    assert.deepEqual(
-      ledger.record('ns/orders', [observeInstall(pod('p0', terminated(JSON.stringify(result()))))!]),
-      [],
-    );
+  test('a new leader counts what the status does not record, and nothing it records', () => {
+    const installed = observeInstall(pod('p0', terminated(JSON.stringify(result()))))!;
+    // Finished while no operator ran: the status (written before) records nothing of it.
+    const next = new InstallLedger().record('ns/orders', [installed], undefined);
+    assert.deepEqual(next.installs, [{ result: 'success', durationSeconds: 4.25 }]);
+    // The leader after it (or the same operator restarted) reads the record from the status.
+    assert.deepEqual(new InstallLedger().record('ns/orders', [installed], next.counted), {
+      installs: [],
+      counted: next.counted,
+    });
+  });
+
+  test('the record keeps the installs of pods that exist, and is pruned only when an install is added', () => {
+    const p1 = observeInstall(pod('p1', terminated(JSON.stringify(result({ installTime: '2026-11-26T10:01:00Z' })))))!;
+    const recorded = ['uid-p0/2026-11-26T10:00:05Z'];
+    // p0 is gone: no write for that alone.
+    assert.deepEqual(new InstallLedger().record('ns/orders', [], recorded), { installs: [], counted: recorded });
+    assert.deepEqual(new InstallLedger().record('ns/orders', [p1], recorded).counted, ['uid-p1/2026-11-26T10:01:00Z']);
   });
 });
 

@@ -38,6 +38,7 @@ import { fieldLine } from '../../src/cli/manifests.ts';
 import { validStatus } from '../../src/controller/app-status.ts';
 import { packagesEvents } from '../../src/controller/events.ts';
 import { observeInstall } from '../../src/controller/install-observation.ts';
+import { InstallLedger } from '../../src/controller/install-ledger.ts';
 import { PackageMetrics } from '../../src/controller/package-metrics.ts';
 import { resolveApp, type AppModel } from '../../src/model/app-model.ts';
 import { buildChildren } from '../../src/model/children.ts';
@@ -834,7 +835,11 @@ describe('documentation', () => {
     // The pod that reported the termination message, in a StatefulSet that has rolled out with every pod ready.
     const message = terminationMessage.lines.join('\n').trim();
     const pod: Pod = {
-      metadata: { name: 'enrich-app-0', annotations: { [packagesHashAnnotation]: model.packages?.hash ?? '' } },
+      metadata: {
+        name: 'enrich-app-0',
+        uid: '7d1e4c2a-91b3-4f6e-8c0d-5a2b9e3f1c47',
+        annotations: { [packagesHashAnnotation]: model.packages?.hash ?? '' },
+      },
       status: {
         initContainerStatuses: [
           {
@@ -853,12 +858,13 @@ describe('documentation', () => {
       metadata: { name: 'enrich-app', generation: 1 },
       status: { replicas, readyReplicas: replicas, updatedReplicas: replicas, observedGeneration: 1 },
     };
+    const observations = [observeInstall(pod)].flatMap((o) => o ?? []);
     const generated = validStatus({
       app: { ...app, metadata: { ...app.metadata, generation: shown.observedGeneration } },
       now: '2026-11-26T11:10:55Z',
       model,
       statefulSet,
-      observations: [observeInstall(pod)].flatMap((o) => o ?? []),
+      observations,
       cacheMode: 'shared',
       packagesWarnings: [],
     });
@@ -871,9 +877,11 @@ describe('documentation', () => {
         message: text,
       })),
     });
-    // status.packagesClaim comes from the claim (the reconciler adds it, events.ts), not from the pods.
-    const { packagesClaim, ...fromPods } = shown;
+    // status.packagesClaim comes from the claim (the reconciler adds it, events.ts), not from the pods;
+    // status.countedInstalls from the install ledger, which the reconciler feeds the same observations.
+    const { packagesClaim, countedInstalls, ...fromPods } = shown;
     assert.equal(packagesClaim?.name, model.names.packagesClaim);
+    assert.deepEqual(countedInstalls, new InstallLedger().record('ns/enrich', observations, undefined).counted);
     assert.deepEqual(withoutTimes(fromPods), withoutTimes(generated));
 
     // The condition and event messages the guide's tables give, as patterns: `N` a number, `<...>` a word.

@@ -5,6 +5,7 @@ import {
   defaultIdentity,
   electionAction,
   LeaderElector,
+  type LeaderElectionOptions,
   nextRecord,
   recordOf,
   releasedRecord,
@@ -139,6 +140,29 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
   // client-go's timings.
   const timings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
+  /** An elector for the lease ns/kasprop on the in-memory API and the manual clock, as `me` unless told otherwise. */
+  const newElector = (
+    api: FakeLeaseApi,
+    clock: ManualClock,
+    options: Pick<LeaderElectionOptions, 'onStartedLeading'> & Partial<LeaderElectionOptions>,
+  ): LeaderElector =>
+    new LeaderElector({ client: api, namespace: 'ns', name: 'kasprop', identity: 'me', clock, ...timings, ...options });
+
+  /** Work that lasts until leadership is lost, then calls `onLoss`. */
+  const leadUntilLost =
+    (onLoss: () => void = () => undefined) =>
+    (signal: AbortSignal): Promise<void> =>
+      new Promise<void>((resolve) =>
+        signal.addEventListener(
+          'abort',
+          () => {
+            onLoss();
+            resolve();
+          },
+          { once: true },
+        ),
+      );
+
   test('rejects timings where the leader could not give up in time', () => {
     const base = { client: new FakeLeaseApi(), namespace: 'ns', name: 'l', onStartedLeading: () => undefined };
     assert.throws(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }), /greater/);
@@ -150,13 +174,7 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     const clock = new ManualClock();
     const shutdown = new AbortController();
     const order: string[] = [];
-    const elector = new LeaderElector({
-      client: api,
-      namespace: 'ns',
-      name: 'kasprop',
-      identity: 'me',
-      clock,
-      ...timings,
+    const elector = newElector(api, clock, {
       onStartedLeading: async (signal) => {
         order.push('started');
         await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
@@ -189,16 +207,7 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
       metadata: { name: 'kasprop', namespace: 'ns', resourceVersion: '1' },
       spec: specOf(held('other', 0)),
     };
-    const standby = new LeaderElector({
-      client: api,
-      namespace: 'ns',
-      name: 'kasprop',
-      identity: 'standby',
-      clock,
-      random: () => 0,
-      ...timings,
-      onStartedLeading: () => undefined,
-    });
+    const standby = newElector(api, clock, { identity: 'standby', random: () => 0, onStartedLeading: () => undefined });
     const stop = new AbortController();
     const running = standby.run(stop.signal);
     // The work returns at once, so the lease is taken and then released within one step: watch the writes.
@@ -212,15 +221,7 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     );
 
     api.lease = { ...api.lease, spec: specOf({ ...releasedRecord(held('other'), 0), renewTime: 1 }) };
-    const fast = new LeaderElector({
-      client: api,
-      namespace: 'ns',
-      name: 'kasprop',
-      identity: 'fast',
-      clock,
-      ...timings,
-      onStartedLeading: () => undefined,
-    });
+    const fast = newElector(api, clock, { identity: 'fast', onStartedLeading: () => undefined });
     const fastRun = fast.run(stop.signal);
     const quick = await advanceUntil(clock, () => api.writes.includes('PUT fast'), 'the takeover');
     assert.ok(quick <= 50, `took a released lease at once (${quick} ms)`);
@@ -231,25 +232,7 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     const api = new FakeLeaseApi();
     const clock = new ManualClock();
     let lost = false;
-    const elector = new LeaderElector({
-      client: api,
-      namespace: 'ns',
-      name: 'kasprop',
-      identity: 'me',
-      clock,
-      ...timings,
-      onStartedLeading: (signal) =>
-        new Promise<void>((resolve) =>
-          signal.addEventListener(
-            'abort',
-            () => {
-              lost = true;
-              resolve();
-            },
-            { once: true },
-          ),
-        ),
-    });
+    const elector = newElector(api, clock, { onStartedLeading: leadUntilLost(() => (lost = true)) });
     const running = elector.run(new AbortController().signal);
     await advanceUntil(clock, () => elector.isLeader(), 'leadership');
     const lastRenew = clock.now();
@@ -264,15 +247,7 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     const api = new FakeLeaseApi();
     const clock = new ManualClock();
     const stop = new AbortController();
-    const elector = new LeaderElector({
-      client: api,
-      namespace: 'ns',
-      name: 'kasprop',
-      identity: 'me',
-      clock,
-      ...timings,
-      onStartedLeading: (signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())),
-    });
+    const elector = newElector(api, clock, { onStartedLeading: leadUntilLost() });
     const running = elector.run(stop.signal);
     await advanceUntil(clock, () => elector.isLeader(), 'leadership');
     // Our own record, written again by someone else (say our PUT whose answer was lost): same holder, new version.
@@ -292,21 +267,7 @@ describe('LeaderElector (in-memory lease, manual clock)', () => {
     const api = new FakeLeaseApi();
     const clock = new ManualClock();
     let lost = false;
-    const elector = new LeaderElector({
-      client: api,
-      namespace: 'ns',
-      name: 'kasprop',
-      identity: 'me',
-      clock,
-      ...timings,
-      onStartedLeading: (signal) =>
-        new Promise<void>((resolve) =>
-          signal.addEventListener('abort', () => {
-            lost = true;
-            resolve();
-          }),
-        ),
-    });
+    const elector = newElector(api, clock, { onStartedLeading: leadUntilLost(() => (lost = true)) });
     const running = elector.run(new AbortController().signal);
     await advanceUntil(clock, () => elector.isLeader(), 'leadership');
     api.overwrite({ ...api.lease?.spec, holderIdentity: 'thief' });

@@ -648,6 +648,11 @@ describe('validateKasprApp', () => {
     ]) {
       const result = validateKasprApp(withPackages(pythonPackages));
       assert.ok(result.ok, JSON.stringify(result));
+      // Validation hands on the canonical lines it parsed: the name as pip compares it, digests sorted, lower case.
+      assert.deepEqual(result.valid.pythonPackages?.locked, [
+        `requests==2.31.0 sha256:${'a'.repeat(64)} sha512:${'b'.repeat(128)}`,
+        `urllib3==2.2.1 sha256:${'c'.repeat(64)}`,
+      ]);
     }
   });
 

@@ -19,107 +19,23 @@
 #
 # Cache: ${KASPROP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kasprop}/controlplane/<key>/
 # where <key> = sha256 over go.mod, go.sum, every *.go file here, this
-# script (which pins containerd's version) and `go version`. A hit costs a
-# few tens of milliseconds.
+# script (which pins containerd's version), tools/go-build-cache.sh (the
+# steps every Go build here shares) and `go version`. A hit costs a few tens
+# of milliseconds.
 set -euo pipefail
 
-die() { echo "controlplane/build.sh: error: $*" >&2; exit 1; }
-log() { echo "controlplane/build.sh: $*" >&2; }
-
-force=0
-print_key=0
-for arg in "$@"; do
-  case "$arg" in
-    --force) force=1 ;;
-    --print-key) print_key=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
-    *) die "unknown argument: $arg" ;;
-  esac
-done
-
 src_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source-path=SCRIPTDIR source=../go-build-cache.sh
+. "$src_dir/../go-build-cache.sh"
 
-command -v go >/dev/null 2>&1 || die "'go' not found on PATH. Install Go >= 1.26 (the module's go.mod says 'go 1.26.0'; GOTOOLCHAIN=local is enforced, so no toolchain download happens)."
-
-export GOTOOLCHAIN=local
-export GOFLAGS="-buildvcs=false -mod=readonly"
-export CGO_ENABLED=0
-# Never let a workspace file elsewhere in the repo capture this module.
-export GOWORK=off
-
-go_version=$(go version) || die "'go version' failed"
-
-# ---- cache key -------------------------------------------------------------
+go_cache_begin controlplane 2,24 "$@"
+export GOFLAGS="$GOFLAGS -mod=readonly"
 cd "$src_dir"
-key=$(
-  {
-    printf 'go-version %s\n' "$go_version"
-    # Fixed, locale-independent order; paths are relative so every clone of
-    # the repository computes the same key.
-    find . -name '*.go' -type f -print | LC_ALL=C sort | {
-      printf '%s\n' ./go.mod ./go.sum ./build.sh
-      cat
-    } | while IFS= read -r f; do
-      [ -f "$f" ] || die "missing $src_dir/$f"
-      printf '== %s %s\n' "$f" "$(wc -c <"$f")"
-      cat "$f"
-    done
-  } | sha256sum | cut -c1-32
-)
-if [ "$print_key" = 1 ]; then
-  echo "$key"
-  exit 0
-fi
-
-cache_root="${KASPROP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kasprop}/controlplane"
-final="$cache_root/$key"
-bin_dir="$final/bin"
-
-is_complete() { [ -f "$final/.complete" ] && [ -x "$bin_dir/controlplane" ]; }
-
-# ---- fast path ---------------------------------------------------------------
-if [ "$force" = 0 ] && is_complete; then
-  # Mark as recently used (pruning keeps the most recently used entries).
-  touch -c "$final" 2>/dev/null || true
-  echo "$bin_dir"
-  exit 0
-fi
-
-mkdir -p "$cache_root"
-
-# ---- serialize builders ------------------------------------------------------
-have_flock=0
-if command -v flock >/dev/null 2>&1; then
-  exec 9>"$cache_root/.lock"
-  if ! flock -n 9; then
-    log "another build holds $cache_root/.lock; waiting for it..."
-    flock 9
-  fi
-  have_flock=1
-else
-  log "warning: flock not found; concurrent builds are not serialized (the final rename is still atomic)"
-fi
-
-# Someone else may have finished the same build while we waited.
-if [ "$force" = 0 ] && is_complete; then
-  echo "$bin_dir"
-  exit 0
-fi
-
-# Stale temp dirs: with the lock held nobody else is building, so all of them
-# are leftovers of killed builds; without flock only remove old ones.
-if [ "$have_flock" = 1 ]; then
-  find "$cache_root" -mindepth 1 -maxdepth 1 -name '.tmp.*' -exec rm -rf {} + 2>/dev/null || true
-else
-  find "$cache_root" -mindepth 1 -maxdepth 1 -name '.tmp.*' -mmin +240 -exec rm -rf {} + 2>/dev/null || true
-fi
-
-tmp=$(mktemp -d "$cache_root/.tmp.$key.XXXXXX")
-chmod 755 "$tmp"
-cleanup() { rm -rf "$tmp"; }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Paths relative to this directory, in a fixed, locale-independent order.
+# shellcheck disable=SC2046 # file names here have no spaces
+go_cache_key "$src_dir" go.mod go.sum build.sh $(find . -name '*.go' -type f -printf '%P\n' | LC_ALL=C sort)
+go_cache_reuse controlplane
+tmp=$go_cache_tmp
 
 # ---- toolchain check ------------------------------------------------------------
 need_go=$(sed -n 's/^go \([0-9][0-9.]*\)$/\1/p' go.mod)
@@ -163,9 +79,7 @@ ldflags="$ldflags -X go.etcd.io/etcd/api/v3/version.GitSHA=module-$etcd_version"
 
 # ---- build -------------------------------------------------------------------
 log "building kube-apiserver/kube-controller-manager/kube-scheduler/kubelet/kube-proxy/kubectl/etcd (kubernetes $k8s_version, etcd $etcd_version) from Go modules"
-log "a cold build takes ~7-9 min and ~3 GB RAM on 2 cores (plus ~500 MB of module downloads on a fresh machine); cache key $key"
-start=$(date +%s)
-mkdir -p "$tmp/bin"
+log "a cold build takes ~7-9 min and ~3 GB RAM on 2 cores (plus ~500 MB of module downloads on a fresh machine); cache key $go_cache_key"
 if ! go build -v -trimpath -ldflags "$ldflags" -o "$tmp/bin/controlplane" . >&2; then
   die "go build failed (see output above)"
 fi
@@ -190,37 +104,12 @@ fi
   echo "kubernetes $k8s_version"
   echo "etcd $etcd_version"
   echo "containerd $containerd_version"
-  echo "go ${go_version#go version }"
+  echo "go ${go_cache_go_version#go version }"
 } >"$tmp/bin/VERSIONS"
 
 # Sanity check: the binary runs and reports the expected version.
 got=$("$tmp/bin/controlplane" version 2>&1 | sed -n 's/^kubernetes //p') || true
 [ "$got" = "$k8s_version" ] || die "built binary reports kubernetes version '$got', expected '$k8s_version'"
 
-date -u +%Y-%m-%dT%H:%M:%SZ >"$tmp/.complete"
-
-# ---- atomic publish ------------------------------------------------------------
-# A keyed dir only ever appears via rename of a fully written temp dir. If an
-# (incomplete or forced-over) one is in the way, move it aside first.
-if [ -e "$final" ]; then
-  old=$(mktemp -d "$cache_root/.tmp.old.XXXXXX")
-  mv "$final" "$old/" && rm -rf "$old" || true
-fi
-if ! mv -T "$tmp" "$final"; then
-  # Only possible without flock: a concurrent builder published first.
-  is_complete || die "could not move $tmp to $final"
-  log "another build published $final first; using it"
-  rm -rf "$tmp"
-fi
-trap - EXIT
-
-log "built in $(( $(date +%s) - start ))s: $bin_dir ($(du -sh "$bin_dir/controlplane" | cut -f1))"
-
-# ---- prune: keep the current key plus the most recently used other one -------
-find "$cache_root" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name "$key" -printf '%T@ %p\n' 2>/dev/null \
-  | sort -rn | tail -n +2 | cut -d' ' -f2- | while IFS= read -r d; do
-      log "pruning old cache entry $d"
-      rm -rf "$d"
-    done
-
-echo "$bin_dir"
+log "controlplane binary: $(du -sh "$tmp/bin/controlplane" | cut -f1)"
+go_cache_publish

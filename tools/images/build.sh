@@ -19,10 +19,15 @@
 # Cache: ${KASPROP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kasprop}/images/, one entry per image keyed by
 # sha256 over that image's inputs (this script, mkoci.py, the exact .deb files, and app.py, pause.c, or the
 # operator's package.json, package-lock.json, tsconfig files, .node-version, src/ and crds/), so a source change
-# rebuilds only the operator image. A hit costs well under a second.
+# rebuilds only the operator image. A hit costs well under a second. Sets and entries used in the last
+# KASPROP_CACHE_KEEP_HOURS hours (default 6) are never pruned: another worktree's run may be reading them
+# (tools/cache-prune.sh).
 set -euo pipefail
 export LC_ALL=C
 umask 022
+
+# shellcheck source-path=SCRIPTDIR source=../cache-prune.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../cache-prune.sh"
 
 die() { echo "images/build.sh: error: $*" >&2; exit 1; }
 log() { echo "images/build.sh: $*" >&2; }
@@ -32,7 +37,7 @@ force=0
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
     *) die "unknown argument: $arg" ;;
   esac
 done
@@ -354,9 +359,7 @@ build_image() { # id, names...
   mv -T "$tmp" "$final"
   tmp=""
   log "built the $id image in $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')s: $(du -h "$final/image.tar" | cut -f1)"
-  # Keep the current entry and the most recently used other one.
-  find "$dir" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name "${key[$id]}" -printf '%T@ %p\n' \
-    | sort -rn | tail -n +2 | cut -d' ' -f2- | while IFS= read -r d; do rm -rf "$d"; done
+  prune_cache_dir "$dir" "${key[$id]}"
 }
 
 build_image pause "${pause_names[@]}"
@@ -392,9 +395,9 @@ fi
 mv -T "$tmp" "$set_dir"
 tmp=""
 
-# ---- prune: other sets but the most recently used one, .deb files no current image uses, old resolutions -------
-find "$cache_root/sets" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name "$set_key" -printf '%T@ %p\n' \
-  | sort -rn | tail -n +2 | cut -d' ' -f2- | while IFS= read -r d; do rm -rf "$d"; done
+# ---- prune: sets no run may be using (tools/cache-prune.sh), .deb files no current image uses, old resolutions --
+# A run reads its set's archives while it runs; .deb files and resolutions are read only under the lock, by a build.
+prune_cache_dir "$cache_root/sets" "$set_key" log
 cat "$python_debs" "$nopip_debs" "$operator_debs" | cut -d' ' -f2 | sort -u >"$debs_dir/.keep"
 find "$debs_dir" -maxdepth 1 -name '*.deb' -printf '%f\n' | sort | comm -23 - "$debs_dir/.keep" \
   | while IFS= read -r f; do rm -f "$debs_dir/$f"; done

@@ -141,6 +141,8 @@ export interface KasprAppStatus {
   /** Ready pods out of desired, e.g. `2/3`. */
   availableMembers?: string;
   conditions?: Condition[];
+  /** The installs and install failures the operator has counted in its install metrics, as `<pod uid>/<finish time or error type>`, kept while their pods exist. A leader counts only the ones not listed here, so an install that finished while no operator ran is counted once by the next leader, and none is counted again after a restart or a change of leader. */
+  countedInstalls?: string[];
   /** The python packages claim as the operator last saw it: with its uid while it exists, without once it was deleted. ClaimCreated and ClaimDeleted are recorded when this changes. */
   packagesClaim?: PackagesClaimStatus;
   /** What the installer reported for the current spec. */
