@@ -736,7 +736,7 @@ describe('validateKasprApp', () => {
         const result = validateKasprApp(withPackages({ packages: ['requests'], bundleSource, offlineMode }));
         assert.ok(result.ok, JSON.stringify(result));
         assert.deepEqual(result.valid.pythonPackages?.bundle, bundle);
-        assert.equal(result.valid.pythonPackages?.offline, offlineMode);
+        assert.equal(result.valid.pythonPackages.offline, offlineMode);
       }
     }
   });
