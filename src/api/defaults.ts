@@ -4,6 +4,7 @@
 export const defaults = {
   replicas: 1,
   pythonPackages: {
+    offlineMode: false,
     cache: {
       enabled: true,
       size: '256Mi',

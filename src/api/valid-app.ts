@@ -6,7 +6,7 @@ import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import type { Requirement } from '../packages/requirement.ts';
 import type { OnFailure } from '../packages/installer-contract.ts';
 import { defaults } from './defaults.ts';
-import type { KasprApp, PythonPackagesCache, PythonPackagesSpec } from './types.ts';
+import type { KasprApp, PythonPackagesBundleSource, PythonPackagesCache, PythonPackagesSpec } from './types.ts';
 import { defaultKasprVersion, findKasprVersion } from './versions.ts';
 
 export type AccessMode = NonNullable<PythonPackagesCache['accessMode']>;
@@ -27,6 +27,10 @@ export interface ValidPythonPackages {
   readonly requirements: readonly Requirement[];
   /** Canonical lines of packagesWithHashes (packages/locked-packages.ts), in the user's order; empty without a lock. */
   readonly locked: readonly string[];
+  /** Where the bundle (a wheelhouse) comes from; absent without `bundleSource`. */
+  readonly bundle?: ValidBundleSource;
+  /** Install from the bundle only, with no index (validation made sure there is a bundle). */
+  readonly offline: boolean;
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls: readonly string[];
   readonly trustedHosts: readonly string[];
@@ -44,6 +48,12 @@ export interface ValidPythonPackages {
 
 /** What validation parsed of `pythonPackages`: nothing downstream parses it again. */
 export type ParsedPackages = Pick<ValidPythonPackages, 'requirements' | 'locked'>;
+
+/** `bundleSource`, checked: a name for configmap, secret and pvc; a reference for image; path only where it applies. */
+export type ValidBundleSource =
+  | { readonly type: 'configmap' | 'secret'; readonly name: string }
+  | { readonly type: 'pvc'; readonly name: string; readonly path?: string | undefined }
+  | { readonly type: 'image'; readonly reference: string; readonly path?: string | undefined };
 
 /**
  * The valid value of an app that passed every check, with what validation parsed of its `pythonPackages`.
@@ -70,6 +80,8 @@ function validPackages(spec: PythonPackagesSpec, parsed: ParsedPackages): ValidP
   return {
     requirements: parsed.requirements,
     locked: parsed.locked,
+    ...(spec.bundleSource !== undefined && { bundle: validBundle(spec.bundleSource) }),
+    offline: spec.offlineMode ?? d.offlineMode,
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],
@@ -95,6 +107,18 @@ function validPackages(spec: PythonPackagesSpec, parsed: ParsedPackages): ValidP
     // The user's resources replace the defaults as a whole: mixing them could put a request above a limit.
     resources: spec.resources !== undefined ? stringifyQuantities(spec.resources) : structuredClone(d.resources),
   };
+}
+
+function validBundle(source: PythonPackagesBundleSource): ValidBundleSource {
+  const { type, name, reference, path } = source;
+  if (type === 'image') return { type, reference: required(reference, 'reference'), path };
+  if (type === 'pvc') return { type, name: required(name, 'name'), path };
+  return { type, name: required(name, 'name') };
+}
+
+function required(value: string | undefined, field: string): string {
+  if (value === undefined) throw new Error(`bundleSource.${field} was not validated`);
+  return value;
 }
 
 /** Quantities as strings, the form the apiserver returns, so applied and live objects compare equal. */

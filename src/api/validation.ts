@@ -174,6 +174,7 @@ function checkPythonPackages(packages: Record<string, unknown>, error: Report): 
   }
 
   const locked = checkLock(spec, requirements, at, error);
+  checkBundle(spec, at, error);
 
   if (typeof spec.indexUrl === 'string') {
     const problem = checkUrl(spec.indexUrl, 'index');
@@ -282,6 +283,71 @@ function checkLock(
   }
   return lines;
 }
+
+/**
+ * bundleSource and offlineMode: what the source needs for its type (a name or an image reference), a path that
+ * stays inside the mounted source, and no offline install without a bundle to install from.
+ */
+function checkBundle(
+  spec: Partial<PythonPackagesSpec>,
+  at: (...rest: (string | number)[]) => (string | number)[],
+  error: Report,
+): void {
+  if (spec.offlineMode === true && spec.bundleSource === undefined) {
+    error(
+      at('offlineMode'),
+      'is true, but there is no bundleSource to install from (offline, pip reaches no index); write one with ' +
+        '`kasprop bundle -f FILE -o DIR` and name it in bundleSource',
+    );
+  }
+  const source = spec.bundleSource;
+  if (!isRecord(source) || typeof source.type !== 'string') return; // absent, or reported by the schema
+  const { type } = source;
+  const { name, reference, path } = source as Record<string, unknown>;
+  if (type === 'image') {
+    if (name !== undefined)
+      error(at('bundleSource', 'name'), "is not used with type image; give the image's reference");
+    if (reference === undefined)
+      error(at('bundleSource', 'reference'), 'is required with type image (an OCI image reference)');
+    else if (typeof reference === 'string' && !imageReferencePattern.test(reference)) {
+      error(
+        at('bundleSource', 'reference'),
+        'must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:digest], lower-case repository',
+      );
+    }
+  } else {
+    if (reference !== undefined) error(at('bundleSource', 'reference'), `is only for type image, not ${type}`);
+    if (name === undefined) error(at('bundleSource', 'name'), `is required with type ${type}`);
+    else if (typeof name === 'string' && (name.length > maxSecretNameLength || !secretNamePattern.test(name))) {
+      error(
+        at('bundleSource', 'name'),
+        `must be a ${type === 'pvc' ? 'PersistentVolumeClaim' : type === 'secret' ? 'Secret' : 'ConfigMap'} name: ` +
+          `at most ${String(maxSecretNameLength)} lower-case letters, digits, '-' and '.'`,
+      );
+    }
+  }
+  if (typeof path !== 'string') return;
+  if (type === 'configmap' || type === 'secret') {
+    error(
+      at('bundleSource', 'path'),
+      `is only for type pvc and image: the keys of a ${type === 'secret' ? 'Secret' : 'ConfigMap'} are files at the ` +
+        'root of its volume',
+    );
+  } else if (!bundlePathPattern.test(path) || path.split('/').some((segment) => segment === '..' || segment === '.')) {
+    error(
+      at('bundleSource', 'path'),
+      "must be a relative directory inside the source: segments of letters, digits, '.', '_' and '-' separated by " +
+        "'/', none of them '.' or '..'",
+    );
+  }
+}
+
+const bundlePathPattern = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+// The reference grammar of github.com/distribution/reference (what the kubelet and containerd parse), without the
+// alternation of its domain rules: a lower-case repository path, an optional registry host[:port], tag and digest.
+const imageReferencePattern =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 
 const isHashShape = (hash: Record<string, unknown>): hash is { algorithm: HashAlgorithm; digest: string } =>
   hashAlgorithms.some((algorithm) => algorithm === hash.algorithm) && typeof hash.digest === 'string';

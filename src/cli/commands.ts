@@ -5,6 +5,7 @@ import { crdText } from '../api/crd.ts';
 import { operatorSettingsFromEnv } from '../model/operator-settings.ts';
 import { localCommand, localOptions } from './local.ts';
 import { lockCommand, lockOptions } from './lock.ts';
+import { bundleCommand, bundleOptions } from './bundle.ts';
 import { renderCommand } from './render.ts';
 import { runCommand, runOptions } from './run.ts';
 import { validateCommand, type CommandIo } from './validate.ts';
@@ -85,6 +86,14 @@ export const commands: readonly Command[] = [
     options: lockOptions.options,
     help: lockOptions.help,
     run: (values, io, env) => lockCommand(values, io, env, baseDir(env)),
+  },
+  {
+    name: 'bundle',
+    synopsis: '-f FILE -o DIR [--index-url URL] [--python-version X.Y] [--platform TAG]',
+    summary: 'download the locked files of pythonPackages into a wheelhouse DIR for bundleSource (offline installs)',
+    options: bundleOptions.options,
+    help: bundleOptions.help,
+    run: (values, io, env) => bundleCommand(values, io, env, baseDir(env)),
   },
   {
     name: 'run',

@@ -2,7 +2,6 @@
 // full transitive set, with the digest of every file of each pinned version, back as `packagesWithHashes` (or prints
 // it as a merge patch). Index credentials come from the environment and reach pip through its environment, never an
 // argv, and nothing of them is written out.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,13 +15,22 @@ import { normalizeProjectName } from '../packages/requirement.ts';
 import { isKasprAppDocument } from './manifests.ts';
 import type { OptionValues } from './commands.ts';
 import type { CommandIo } from './validate.ts';
+import {
+  indexArguments,
+  indexSettings,
+  pipEnvironment,
+  pipFailure,
+  runPython,
+  scrubber,
+  targetArguments,
+  pipTargetOptions,
+  type IndexSettings,
+} from './pip.ts';
 
 export const lockOptions = {
   options: {
     file: { type: 'string', short: 'f' },
-    'index-url': { type: 'string' },
-    'python-version': { type: 'string' },
-    platform: { type: 'string', multiple: true },
+    ...pipTargetOptions,
     patch: { type: 'boolean' },
   },
   help: `  -f, --file FILE          the manifest; every KasprApp in it with pythonPackages.packages is locked
@@ -35,14 +43,6 @@ export const lockOptions = {
   KASPROP_INDEX_USERNAME and KASPROP_INDEX_PASSWORD: credentials for the index URL (never written out);
   KASPROP_PYTHON: the python3 that runs pip (default python3)`,
 } as const;
-
-interface IndexSettings {
-  readonly indexUrl: string;
-  readonly extraIndexUrls: readonly string[];
-  readonly trustedHosts: readonly string[];
-  readonly username: string;
-  readonly password: string;
-}
 
 export async function lockCommand(
   values: OptionValues,
@@ -59,8 +59,7 @@ export async function lockCommand(
   const text = await readFile(path, 'utf8');
   const documents = parseAllDocuments(text);
   const locks: { name: string; lock: LockedPackage[] }[] = [];
-  const secret = env.KASPROP_INDEX_PASSWORD ?? '';
-  const scrub = (message: string): string => (secret.length > 0 ? message.split(secret).join('****') : message);
+  const scrub = scrubber(env);
   for (const doc of Array.isArray(documents) ? documents : [documents]) {
     if (doc.errors.length > 0) {
       io.err(`kasprop lock: ${file}: YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
@@ -77,13 +76,7 @@ export async function lockCommand(
       io.err(`kasprop lock: ${file}: ${name}: ${lockable.problem}`);
       return 1;
     }
-    const settings: IndexSettings = {
-      indexUrl: stringOption(values['index-url']) ?? spec.indexUrl ?? env.PIP_INDEX_URL ?? 'https://pypi.org/simple/',
-      extraIndexUrls: spec.extraIndexUrls ?? [],
-      trustedHosts: spec.trustedHosts ?? [],
-      username: env.KASPROP_INDEX_USERNAME ?? '',
-      password: secret,
-    };
+    const settings = indexSettings(spec, values, env);
     try {
       const resolved = await resolveWithPip(lockable.requirements, settings, values, env);
       const digests = new Map<ResolvedDistribution, string[]>();
@@ -134,8 +127,6 @@ function lockableRequirements(
       };
 }
 
-const stringOption = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
 /** pip's resolution of the requirements, run as `pip install --dry-run --report -` against the given indexes. */
 async function resolveWithPip(
   requirements: readonly string[],
@@ -149,58 +140,13 @@ async function resolveWithPip(
     await writeFile(requirementsFile, requirements.map((line) => `${line}\n`).join(''));
     const args = ['-m', 'pip', 'install', '--dry-run', '--ignore-installed', '--quiet', '--report', '-'];
     args.push('--target', join(work, 'target'), '--no-input', '--disable-pip-version-check', '-r', requirementsFile);
-    for (const url of settings.extraIndexUrls) args.push('--extra-index-url', url);
-    for (const host of settings.trustedHosts) args.push('--trusted-host', host);
-    const pythonVersion = stringOption(values['python-version']);
-    const platforms = (values.platform as string[] | undefined) ?? [];
-    if (pythonVersion !== undefined) args.push('--python-version', pythonVersion);
-    for (const platform of platforms) args.push('--platform', platform);
-    // pip resolves for another interpreter or platform only from wheels: it cannot run another's build backend.
-    if (pythonVersion !== undefined || platforms.length > 0) args.push('--only-binary', ':all:');
-    // No PIP_* of this machine (a find-links directory or another index would change the result) and no pip
-    // configuration file: the spec and the options alone decide. The index URL, credentials included, goes to pip in
-    // its environment, which other users cannot read, rather than in its argv, which they can.
-    const pipEnv: NodeJS.ProcessEnv = Object.fromEntries(
-      Object.entries(env).filter(([key]) => !key.startsWith('PIP_') && !key.startsWith('KASPROP_INDEX_')),
-    );
-    Object.assign(pipEnv, {
-      PIP_CONFIG_FILE: '/dev/null',
-      PIP_KEYRING_PROVIDER: 'disabled',
-      PIP_INDEX_URL: withCredentials(settings),
-      PYTHONIOENCODING: 'utf-8',
-    });
-    const { code, stdout, stderr } = await run(env.KASPROP_PYTHON ?? 'python3', args, pipEnv);
-    if (code !== 0) {
-      const lines = stderr.split('\n').filter((line) => line.trim() !== '');
-      const reason = lines.filter((line) => line.startsWith('ERROR:')).join(' ') || lines.slice(-3).join(' ');
-      throw new Error(`pip could not resolve the packages: ${reason || `exit code ${String(code)}`}`);
-    }
+    args.push(...indexArguments(settings), ...targetArguments(values));
+    const { code, stdout, stderr } = await runPython(args, pipEnvironment(env, settings), env);
+    if (code !== 0) throw new Error(`pip could not resolve the packages: ${pipFailure(stderr, code)}`);
     return parsePipReport(stdout);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
-}
-
-function withCredentials(settings: IndexSettings): string {
-  if (settings.username === '' && settings.password === '') return settings.indexUrl;
-  const url = new URL(settings.indexUrl);
-  url.username = encodeURIComponent(settings.username);
-  url.password = encodeURIComponent(settings.password);
-  return url.href;
-}
-
-function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      done({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
 }
 
 /**

@@ -94,8 +94,7 @@ function readyStatus(
     installDuration: formatDuration(result.durationSeconds),
     installedBy: result.installedBy,
     hashVerified: result.hashVerified,
-    // The spec's package indexes are the only source an install has (no bundles yet).
-    installSource: 'index',
+    installSource: result.installSource,
     warnings: capList([...warnings, ...result.warnings, ...truncated]),
   };
 }

@@ -9,17 +9,20 @@ import type {
   Volume,
   VolumeMount,
 } from 'kubernetes-types/core/v1.js';
+import { posix } from 'node:path';
 import {
   DEFAULT_PACKAGES_MOUNT_PATH,
   DEFAULT_TERMINATION_LOG_PATH,
   INSTALLER_ENV,
   INSTALLER_ENV_PREFIX,
   INSTALLER_MOUNT_PATH,
+  BUNDLE_MOUNT_PATH,
   hashDirectory,
   hashSubPath,
 } from '../packages/installer-contract.ts';
 import { installerBootstrapPath, installerFiles, installerProgramPath } from '../packages/installer-files.ts';
 import type { AppModel, PackagesPlan } from './app-model.ts';
+import type { ValidBundleSource } from '../api/valid-app.ts';
 import { componentLabel, pythonPackagesComponent } from './labels.ts';
 import { mergeByKey } from './merge.ts';
 import { childMetadata } from './metadata.ts';
@@ -27,6 +30,7 @@ import { childMetadata } from './metadata.ts';
 export const installContainerName = 'install-packages';
 export const packagesVolumeName = 'python-packages';
 export const installerVolumeName = 'python-packages-installer';
+export const bundleVolumeName = 'python-packages-bundle';
 /** The installer ConfigMaps' component label: what tells them from the settings ConfigMap. */
 export const installerComponent = 'python-packages-installer';
 /** Pod-template annotation: a new hash is a new pod template, so the pods roll. */
@@ -91,6 +95,42 @@ export function installerVolume(model: AppModel): Volume {
   return { name: installerVolumeName, configMap: { name: model.names.installerConfigMap } };
 }
 
+/** core/v1 ImageVolumeSource (Kubernetes 1.31+), newer than the kubernetes-types this project builds with. */
+interface ImageVolumeSource {
+  readonly reference: string;
+  readonly pullPolicy: 'Always' | 'Never' | 'IfNotPresent';
+}
+
+/**
+ * The bundle's volume; only the init container mounts it, read-only. Not optional either: a pod whose bundle is
+ * missing waits for it (the kubelet says which one in the pod's events) instead of failing the install.
+ */
+export function bundleVolume(bundle: ValidBundleSource): Volume {
+  switch (bundle.type) {
+    case 'configmap':
+      return { name: bundleVolumeName, configMap: { name: bundle.name } };
+    case 'secret':
+      return { name: bundleVolumeName, secret: { secretName: bundle.name } };
+    case 'pvc':
+      return { name: bundleVolumeName, persistentVolumeClaim: { claimName: bundle.name, readOnly: true } };
+    case 'image': {
+      // The kubelet mounts image volumes read-only. IfNotPresent: an air-gapped node has the image preloaded.
+      const volume: Volume & { image: ImageVolumeSource } = {
+        name: bundleVolumeName,
+        image: { reference: bundle.reference, pullPolicy: 'IfNotPresent' },
+      };
+      return volume;
+    }
+  }
+}
+
+/** The bundle directory the installer reads: the mount, or `path` under it. */
+export function bundleDirectory(bundle: ValidBundleSource): string {
+  return bundle.type === 'pvc' || bundle.type === 'image'
+    ? posix.join(BUNDLE_MOUNT_PATH, bundle.path ?? '.')
+    : BUNDLE_MOUNT_PATH;
+}
+
 export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Container {
   const template = model.app.spec.template?.pythonPackagesInitContainer;
   return {
@@ -116,6 +156,9 @@ export function buildInstallContainer(model: AppModel, plan: PackagesPlan): Cont
       [
         { name: packagesVolumeName, mountPath: DEFAULT_PACKAGES_MOUNT_PATH },
         { name: installerVolumeName, mountPath: INSTALLER_MOUNT_PATH, readOnly: true },
+        ...(plan.bundle !== undefined
+          ? [{ name: bundleVolumeName, mountPath: BUNDLE_MOUNT_PATH, readOnly: true }]
+          : []),
       ],
       (template?.volumeMounts ?? []) as VolumeMount[],
       (m) => m.mountPath,
@@ -130,15 +173,12 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
     value(INSTALLER_ENV.requirements, plan.requirements.join('\n')),
   ];
   if (plan.locked.length > 0) env.push(value(INSTALLER_ENV.locked, plan.locked.join('\n')));
-  if (plan.indexUrl !== undefined) env.push(value(INSTALLER_ENV.indexUrl, plan.indexUrl));
-  if (plan.extraIndexUrls.length > 0) env.push(value(INSTALLER_ENV.extraIndexUrls, plan.extraIndexUrls.join('\n')));
-  if (plan.trustedHosts.length > 0) env.push(value(INSTALLER_ENV.trustedHosts, plan.trustedHosts.join('\n')));
-  if (plan.credentials !== undefined) {
-    const { secretName, usernameKey, passwordKey } = plan.credentials;
-    env.push(
-      { name: INSTALLER_ENV.indexUsername, valueFrom: { secretKeyRef: { name: secretName, key: usernameKey } } },
-      { name: INSTALLER_ENV.indexPassword, valueFrom: { secretKeyRef: { name: secretName, key: passwordKey } } },
-    );
+  if (plan.bundle !== undefined) env.push(value(INSTALLER_ENV.bundleDir, bundleDirectory(plan.bundle)));
+  // Offline, no index setting reaches the pod at all (nor the credentials Secret, which then need not exist).
+  if (plan.offline) {
+    env.push(value(INSTALLER_ENV.offline, 'true'));
+  } else {
+    env.push(...indexEnv(plan));
   }
   env.push(
     value(INSTALLER_ENV.retries, String(plan.installPolicy.retries)),
@@ -149,6 +189,22 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
     // Said explicitly, with terminationMessagePath below, so that the two cannot drift apart.
     value(INSTALLER_ENV.terminationLog, DEFAULT_TERMINATION_LOG_PATH),
   );
+  return env;
+}
+
+function indexEnv(plan: PackagesPlan): EnvVar[] {
+  const value = (name: string, text: string): EnvVar => ({ name, value: text });
+  const env: EnvVar[] = [];
+  if (plan.indexUrl !== undefined) env.push(value(INSTALLER_ENV.indexUrl, plan.indexUrl));
+  if (plan.extraIndexUrls.length > 0) env.push(value(INSTALLER_ENV.extraIndexUrls, plan.extraIndexUrls.join('\n')));
+  if (plan.trustedHosts.length > 0) env.push(value(INSTALLER_ENV.trustedHosts, plan.trustedHosts.join('\n')));
+  if (plan.credentials !== undefined) {
+    const { secretName, usernameKey, passwordKey } = plan.credentials;
+    env.push(
+      { name: INSTALLER_ENV.indexUsername, valueFrom: { secretKeyRef: { name: secretName, key: usernameKey } } },
+      { name: INSTALLER_ENV.indexPassword, valueFrom: { secretKeyRef: { name: secretName, key: passwordKey } } },
+    );
+  }
   return env;
 }
 

@@ -18,6 +18,7 @@ import { mergeByKey, overrideByKey } from './merge.ts';
 import { childMetadata } from './metadata.ts';
 import {
   buildInstallContainer,
+  bundleVolume,
   installerVolume,
   mainContainerPackages,
   packagesHashAnnotation,
@@ -44,6 +45,7 @@ export function buildStatefulSet(model: AppModel, options: StatefulSetOptions): 
   const ownVolumes: Volume[] = [];
   if (!persistent) ownVolumes.push({ name: model.names.dataVolume, emptyDir: {} });
   if (plan) ownVolumes.push(packagesVolume(model, plan, options.packagesVolume), installerVolume(model));
+  if (plan?.bundle !== undefined) ownVolumes.push(bundleVolume(plan.bundle));
   // Template volumes pass through as written (the apiserver validates them), except over the operator's own.
   const volumes = mergeByKey(ownVolumes, (templateVolumes ?? []) as unknown as Volume[], (v) => v.name);
 

@@ -6,6 +6,7 @@ import {
   RESULT_FORMAT_VERSION,
   type InstallErrorType,
   type InstallResult,
+  type InstallSource,
 } from './installer-contract.ts';
 
 export type ParsedInstallResult =
@@ -43,14 +44,21 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   const fields = Object.fromEntries(Object.keys(resultFields).map((name) => [name, document[name]]));
   // Results of installers older than the lock have no hashVerified: they never verified digests.
   const hashVerified = document.hashVerified === true;
-  return { kind: 'result', result: { formatVersion: RESULT_FORMAT_VERSION, ...fields, hashVerified } as InstallResult };
+  // Results of installers older than bundles have no installSource: they only ever read the indexes.
+  const installSource = isInstallSource(document.installSource) ? document.installSource : 'index';
+  return {
+    kind: 'result',
+    result: { formatVersion: RESULT_FORMAT_VERSION, ...fields, hashVerified, installSource } as InstallResult,
+  };
 }
 
 type Check<T> = (value: unknown) => value is T;
 
-/** Each field of a result (but formatVersion, checked first, and hashVerified, optional) and its check. */
+/** Each field of a result (but formatVersion, checked first, and hashVerified and installSource, optional). */
 const resultFields: {
-  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | 'hashVerified'>]-?: Check<InstallResult[K]>;
+  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | 'hashVerified' | 'installSource'>]-?: Check<
+    InstallResult[K]
+  >;
 } = {
   state: (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed',
   source: (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache',
@@ -92,6 +100,10 @@ function isCount(value: unknown): value is number {
 
 function isNonNegativeNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+function isInstallSource(value: unknown): value is InstallSource {
+  return value === 'index' || value === 'bundle' || value === 'bundleAndIndex';
 }
 
 function isErrorType(value: unknown): value is InstallErrorType {

@@ -25,6 +25,17 @@ export const INSTALLER_ENV = {
    * against that grammar and writes pip's `--hash=` options itself. Either this or `requirements` is required.
    */
   locked: 'KASPR_PACKAGES_LOCKED',
+  /**
+   * The bundle's directory in the init container: {@link BUNDLE_MOUNT_PATH}, or `bundleSource.path` under it. pip
+   * reads distribution files there (`--find-links`) besides the indexes, or instead of them with `offline`. Unset
+   * without `bundleSource`. Must be an absolute path without `..`.
+   */
+  bundleDir: 'KASPR_PACKAGES_BUNDLE_DIR',
+  /**
+   * `true` (`spec.pythonPackages.offlineMode`): pip reads the bundle only (`--no-index --find-links`), and no index
+   * URL, extra index or credentials reach it. Requires `bundleDir`. Unset or `false` otherwise.
+   */
+  offline: 'KASPR_PACKAGES_OFFLINE',
   /** `spec.pythonPackages.indexUrl`; empty or unset means pip's default (PyPI). The credentials go only here. */
   indexUrl: 'KASPR_PACKAGES_INDEX_URL',
   /** `extraIndexUrls`, newline-separated. Never given the credentials. */
@@ -78,6 +89,15 @@ export const DEFAULT_PACKAGES_MOUNT_PATH = '/packages';
  * spec names them (`/bin/sh <bootstrap> <program>`) and carries neither.
  */
 export const INSTALLER_MOUNT_PATH = '/kasprop/installer';
+
+/**
+ * Where the init container (and only it) mounts the bundle, read-only. Outside the packages volume: the bundle is
+ * input, never part of an install.
+ */
+export const BUNDLE_MOUNT_PATH = '/kasprop/bundle';
+
+/** Where an install's distributions came from, as the result and `status.pythonPackages.installSource` say. */
+export type InstallSource = 'index' | 'bundle' | 'bundleAndIndex';
 
 /** The installer ConfigMap's keys, and so the file names under {@link INSTALLER_MOUNT_PATH}. */
 export const INSTALLER_BOOTSTRAP_FILE = 'bootstrap.sh';
@@ -163,7 +183,8 @@ export const RESULT_FORMAT_VERSION = 1;
  * Why an install failed, classified by the installer from pip's output (its debug log included: pip's console says
  * "from versions: none" for a missing project, a refused connection and a 401 alike). Only `network`, `timeout` and
  * `unknown` are retried: the others would fail the same way again.
- * - `package_not_found`: the index has no distribution of a project (404, "from versions: none").
+ * - `package_not_found`: the index has no distribution of a project (404, "from versions: none"); offline, the
+ *   bundle has no distribution (or none that fits) of a project, named in the message.
  * - `version_conflict`: the project exists but no version satisfies the requirements together (conflicting
  *   dependencies, a pinned version that does not exist, requires-python).
  * - `authentication`: the index answered 401 or 403.
@@ -230,4 +251,9 @@ export interface InstallResult {
    * in the results of installers older than the lock (read as false).
    */
   readonly hashVerified: boolean;
+  /**
+   * Where pip could take distributions from: `index`, `bundle` (offline) or `bundleAndIndex`. Absent in the results
+   * of installers older than bundles (read as `index`).
+   */
+  readonly installSource: InstallSource;
 }

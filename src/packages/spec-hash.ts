@@ -10,6 +10,14 @@ import type { Requirement } from './requirement.ts';
  */
 export const installerVersion = 1;
 
+/** Where a bundle comes from, as `spec.pythonPackages.bundleSource` gives it. */
+export interface BundleSourceInput {
+  readonly type: string;
+  readonly name?: string | undefined;
+  readonly reference?: string | undefined;
+  readonly path?: string | undefined;
+}
+
 /** What determines the installed result (the parts of a validated pythonPackages that reach pip, and the image). */
 export interface PackagesHashInput {
   /** Parsed requirements; their canonical lines are hashed, so order and spelling do not matter. */
@@ -19,6 +27,12 @@ export interface PackagesHashInput {
   readonly trustedHosts?: readonly string[] | undefined;
   /** Canonical lines of packagesWithHashes (see locked-packages.ts); order does not matter. */
   readonly locked?: readonly string[] | undefined;
+  /**
+   * The bundle's source (not its content: a changed ConfigMap of the same name does not reinstall, so a new bundle
+   * should get a new name, as `kasprop bundle` suggests) and whether pip may reach the indexes besides it.
+   */
+  readonly bundle?: BundleSourceInput | undefined;
+  readonly offline?: boolean | undefined;
   /** The app image: it fixes the Python version and ABI the wheels were chosen for. */
   readonly image: string;
 }
@@ -35,6 +49,16 @@ export function packagesHash(input: PackagesHashInput): string {
     trustedHosts: [...(input.trustedHosts ?? [])].map((h) => h.toLowerCase()).sort(),
     // Only when there is a lock, so that the hash of every spec without one stays what it was.
     ...(input.locked !== undefined && input.locked.length > 0 && { locked: [...input.locked].sort() }),
+    // Likewise only with a bundle (offline needs one): the hash of every spec without one is unchanged.
+    ...(input.bundle !== undefined && {
+      bundle: {
+        type: input.bundle.type,
+        name: input.bundle.name ?? null,
+        reference: input.bundle.reference ?? null,
+        path: input.bundle.path ?? null,
+      },
+      offline: input.offline === true,
+    }),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

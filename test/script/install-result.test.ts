@@ -19,6 +19,7 @@ const ready = {
   error: null,
   warnings: [],
   hashVerified: false,
+  installSource: 'index',
 };
 
 test('a result document, with the trailing newline the installer writes', () => {
@@ -28,8 +29,17 @@ test('a result document, with the trailing newline the installer writes', () => 
 test('hashVerified: as written, and false in the result of an installer from before the lock', () => {
   const verified = parseInstallResult(JSON.stringify({ ...ready, hashVerified: true }));
   assert.equal(verified.kind === 'result' && verified.result.hashVerified, true);
-  const { hashVerified: _absent, ...older } = ready;
+  const { hashVerified: _absent, installSource: _too, ...older } = ready;
   assert.deepEqual(parseInstallResult(JSON.stringify(older)), { kind: 'result', result: ready });
+});
+
+test('installSource: as written, and index in the result of an installer from before bundles', () => {
+  for (const installSource of ['bundle', 'bundleAndIndex']) {
+    const parsed = parseInstallResult(JSON.stringify({ ...ready, installSource }));
+    assert.equal(parsed.kind === 'result' && parsed.result.installSource, installSource);
+  }
+  const forged = parseInstallResult(JSON.stringify({ ...ready, installSource: 'elsewhere' }));
+  assert.equal(forged.kind === 'result' && forged.result.installSource, 'index');
 });
 
 test('a failure document', () => {

@@ -100,6 +100,10 @@ export interface InstallerSettings {
   /** KASPR_PACKAGES_LOCKED lines (`name==version sha256:hex ...`), as the model renders packagesWithHashes. */
   readonly locked?: readonly string[];
   readonly indexUrl?: string;
+  /** KASPR_PACKAGES_BUNDLE_DIR: a wheelhouse directory, as the bundle's mount shows it. */
+  readonly bundleDir?: string;
+  /** KASPR_PACKAGES_OFFLINE=true: the bundle only, no index. */
+  readonly offline?: boolean;
   readonly extraIndexUrls?: readonly string[];
   readonly trustedHosts?: readonly string[];
   readonly username?: string;
@@ -140,6 +144,8 @@ export function installerEnv(sandbox: Sandbox, settings: InstallerSettings, term
   const optional: [string, string | undefined][] = [
     [INSTALLER_ENV.locked, settings.locked?.join('\n')],
     [INSTALLER_ENV.indexUrl, settings.indexUrl],
+    [INSTALLER_ENV.bundleDir, settings.bundleDir],
+    [INSTALLER_ENV.offline, settings.offline === undefined ? undefined : String(settings.offline)],
     [INSTALLER_ENV.extraIndexUrls, settings.extraIndexUrls?.join('\n')],
     [INSTALLER_ENV.trustedHosts, settings.trustedHosts?.join('\n')],
     [INSTALLER_ENV.indexUsername, settings.username],

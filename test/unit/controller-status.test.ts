@@ -32,6 +32,7 @@ function result(overrides: Partial<InstallResult> = {}): InstallResult {
     error: null,
     warnings: [],
     hashVerified: false,
+    installSource: 'index',
     ...overrides,
   };
 }

@@ -1024,7 +1024,7 @@ describe('documentation', () => {
     assert.equal(problems[1], 'sample.md:9: kasprop render: no such file: examples/missing.yaml');
     assert.equal(
       problems[2],
-      "sample.md:1: 'rendr' is not a kasprop command (known: crd, validate, render, lock, run, local)",
+      "sample.md:1: 'rendr' is not a kasprop command (known: crd, validate, render, lock, bundle, run, local)",
     );
     const yaml = sample.fences.find((f) => f.lang === 'yaml');
     assert.ok(yaml);

@@ -382,6 +382,67 @@ describe('children with pythonPackages', () => {
     assert.equal(envValue(initContainer(children(app(packages))), INSTALLER_ENV.locked), undefined);
   });
 
+  test('a bundle: its volume of each type, mounted read-only by the init container only, its directory in the env', () => {
+    const cases: [PythonPackagesSpec['bundleSource'], Record<string, unknown>, string][] = [
+      [{ type: 'configmap', name: 'wheels' }, { configMap: { name: 'wheels' } }, '/kasprop/bundle'],
+      [{ type: 'secret', name: 'wheels' }, { secret: { secretName: 'wheels' } }, '/kasprop/bundle'],
+      [
+        { type: 'pvc', name: 'wheels', path: 'py311/wheels' },
+        { persistentVolumeClaim: { claimName: 'wheels', readOnly: true } },
+        '/kasprop/bundle/py311/wheels',
+      ],
+      [
+        { type: 'image', reference: 'registry.example/wheels:1' },
+        { image: { reference: 'registry.example/wheels:1', pullPolicy: 'IfNotPresent' } },
+        '/kasprop/bundle',
+      ],
+    ];
+    for (const [bundleSource, source, dir] of cases) {
+      const objects = children(app({ ...packages, bundleSource }));
+      assert.deepEqual(
+        podSpec(objects).volumes?.find((v) => v.name === 'python-packages-bundle'),
+        { name: 'python-packages-bundle', ...source },
+      );
+      const init = initContainer(objects);
+      assert.deepEqual(
+        init.volumeMounts?.find((m) => m.name === 'python-packages-bundle'),
+        { name: 'python-packages-bundle', mountPath: '/kasprop/bundle', readOnly: true },
+      );
+      assert.equal(envValue(init, INSTALLER_ENV.bundleDir)?.value, dir);
+      assert.equal(envValue(init, INSTALLER_ENV.offline), undefined);
+      assert.ok(!mainContainer(objects).volumeMounts?.some((m) => m.name === 'python-packages-bundle'));
+    }
+    assert.equal(envValue(initContainer(children(app(packages))), INSTALLER_ENV.bundleDir), undefined);
+  });
+
+  test('offlineMode: the installer is told so and gets no index, extra index, trusted host or credentials', () => {
+    const online = {
+      ...packages,
+      indexUrl: 'https://pypi.example.com/simple',
+      extraIndexUrls: ['https://mirror.example.com/simple'],
+      trustedHosts: ['mirror.example.com'],
+      credentials: { secretRef: { name: 'pypi' } },
+      bundleSource: { type: 'pvc' as const, name: 'wheels' },
+    };
+    const names = (spec: PythonPackagesSpec) =>
+      (initContainer(children(app(spec))).env ?? []).map((e) => e.name).filter((n) => n.startsWith('KASPR_'));
+    const offline = names({ ...online, offlineMode: true });
+    assert.deepEqual(
+      names(online).filter((n) => !offline.includes(n)),
+      [
+        INSTALLER_ENV.indexUrl,
+        INSTALLER_ENV.extraIndexUrls,
+        INSTALLER_ENV.trustedHosts,
+        INSTALLER_ENV.indexUsername,
+        INSTALLER_ENV.indexPassword,
+      ],
+    );
+    assert.equal(
+      envValue(initContainer(children(app({ ...online, offlineMode: true }))), INSTALLER_ENV.offline)?.value,
+      'true',
+    );
+  });
+
   test('the init container takes resources from the spec and template env and mounts', () => {
     const init = initContainer(
       children(

@@ -108,6 +108,24 @@ describe('packages spec hash', () => {
     assert.notEqual(packagesHash({ ...unlocked, packagesWithHashes: otherDigest }, image), locked);
     assert.notEqual(packagesHash({ ...unlocked, packagesWithHashes: otherVersion }, image), locked);
   });
+
+  test('covers the bundle: its source and offlineMode change the hash, the order of its fields does not', () => {
+    const plain = packagesHash(source, image);
+    const bundles: PythonPackagesSpec[] = [
+      { ...source, bundleSource: { type: 'pvc', name: 'wheels' } },
+      { ...source, bundleSource: { type: 'pvc', name: 'wheels' }, offlineMode: true },
+      { ...source, bundleSource: { type: 'pvc', name: 'wheels', path: 'py311' } },
+      { ...source, bundleSource: { type: 'pvc', name: 'wheels-2' } },
+      { ...source, bundleSource: { type: 'configmap', name: 'wheels' } },
+      { ...source, bundleSource: { type: 'image', reference: 'wheels:1' } },
+    ];
+    const hashes = new Set([plain, ...bundles.map((spec) => packagesHash(spec, image))]);
+    assert.equal(hashes.size, bundles.length + 1);
+    // offlineMode false is the default: the same hash as without it.
+    assert.equal(packagesHash({ ...source, offlineMode: false }, image), plain);
+    const reordered = { ...source, bundleSource: { path: 'py311', name: 'wheels', type: 'pvc' as const } };
+    assert.equal(packagesHash(reordered, image), packagesHash(bundles[2] ?? source, image));
+  });
 });
 
 function sha256(digit: string): { algorithm: 'sha256'; digest: string } {

@@ -75,6 +75,67 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     ],
   ],
   [
+    'offlineMode without a bundle',
+    (m) => (m.spec.pythonPackages.offlineMode = true),
+    [
+      [
+        `${pp}.offlineMode`,
+        'is true, but there is no bundleSource to install from (offline, pip reaches no index); write one with ' +
+          '`kasprop bundle -f FILE -o DIR` and name it in bundleSource',
+      ],
+    ],
+  ],
+  [
+    'an image bundle without a reference, with a name',
+    (m) => (m.spec.pythonPackages.bundleSource = { type: 'image', name: 'wheels' }),
+    [
+      [`${pp}.bundleSource.name`, "is not used with type image; give the image's reference"],
+      [`${pp}.bundleSource.reference`, 'is required with type image (an OCI image reference)'],
+    ],
+  ],
+  [
+    'an image bundle with a reference that is not one',
+    (m) => (m.spec.pythonPackages.bundleSource = { type: 'image', reference: 'registry.example/Wheels:1 0' }),
+    [
+      [
+        `${pp}.bundleSource.reference`,
+        'must be an OCI image reference: [registry[:port]/]repository[:tag][@sha256:digest], lower-case repository',
+      ],
+    ],
+  ],
+  [
+    'a claim bundle without a name, with a reference',
+    (m) => (m.spec.pythonPackages.bundleSource = { type: 'pvc', reference: 'wheels:1' }),
+    [
+      [`${pp}.bundleSource.reference`, 'is only for type image, not pvc'],
+      [`${pp}.bundleSource.name`, 'is required with type pvc'],
+    ],
+  ],
+  [
+    'a ConfigMap bundle with a name that is not one, and a path',
+    (m) => (m.spec.pythonPackages.bundleSource = { type: 'configmap', name: 'Wheels_1', path: 'wheels' }),
+    [
+      [`${pp}.bundleSource.name`, "must be a ConfigMap name: at most 253 lower-case letters, digits, '-' and '.'"],
+      [
+        `${pp}.bundleSource.path`,
+        'is only for type pvc and image: the keys of a ConfigMap are files at the root of its volume',
+      ],
+    ],
+  ],
+  ...['../wheels', '/wheels', 'wheels/../..', 'wheels//x', './wheels', 'wheels dir'].map(
+    (path): [string, (m: Manifest) => void, [string, string][]] => [
+      `a bundle path ${JSON.stringify(path)}`,
+      (m) => (m.spec.pythonPackages.bundleSource = { type: 'pvc', name: 'wheels', path }),
+      [
+        [
+          `${pp}.bundleSource.path`,
+          "must be a relative directory inside the source: segments of letters, digits, '.', '_' and '-' separated " +
+            "by '/', none of them '.' or '..'",
+        ],
+      ],
+    ],
+  ),
+  [
     'a locked digest of the wrong length',
     (m) => (m.spec.pythonPackages.packagesWithHashes = [locked('requests', '2.31.0', 'sha512:' + 'a'.repeat(64))]),
     [[`${pp}.packagesWithHashes[0].hashes[0].digest`, 'must be the 128 hex digits of a sha512 digest']],
@@ -656,6 +717,35 @@ describe('validateKasprApp', () => {
     }
   });
 
+  test('a bundle of each type validates, offline or not, and validation returns it', () => {
+    const digest = 'registry.example:5000/team/wheels:1.0@sha256:' + 'a'.repeat(64);
+    for (const [bundleSource, bundle] of [
+      [
+        { type: 'configmap', name: 'wheels-1' },
+        { type: 'configmap', name: 'wheels-1' },
+      ],
+      [
+        { type: 'secret', name: 'wheels.v2' },
+        { type: 'secret', name: 'wheels.v2' },
+      ],
+      [
+        { type: 'pvc', name: 'wheels', path: 'py311/wheels' },
+        { type: 'pvc', name: 'wheels', path: 'py311/wheels' },
+      ],
+      [
+        { type: 'image', reference: digest },
+        { type: 'image', reference: digest, path: undefined },
+      ],
+    ] as const) {
+      for (const offlineMode of [true, false]) {
+        const result = validateKasprApp(withPackages({ packages: ['requests'], bundleSource, offlineMode }));
+        assert.ok(result.ok, JSON.stringify(result));
+        assert.deepEqual(result.valid.pythonPackages?.bundle, bundle);
+        assert.equal(result.valid.pythonPackages.offline, offlineMode);
+      }
+    }
+  });
+
   test('a KasprApp with every pythonPackages field validates', () => {
     const result = validateKasprApp(everyField());
     assert.ok(result.ok, JSON.stringify(result));
@@ -696,6 +786,7 @@ describe('validateKasprApp', () => {
         { project: 'numpy', extras: [], specifiers: [], canonical: 'numpy' },
       ],
       locked: [],
+      offline: false,
       indexUrl: undefined,
       extraIndexUrls: [],
       trustedHosts: [],

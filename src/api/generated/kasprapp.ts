@@ -184,6 +184,18 @@ export interface ProbeSettings {
   failureThreshold?: number;
 }
 
+/** A wheelhouse (`kasprop bundle` writes one) the installer reads distributions from: a ConfigMap, a Secret, a PersistentVolumeClaim or an OCI image (a Kubernetes image volume), mounted read-only into the init container only. Without `offlineMode` pip looks there besides the indexes; with it, only there. */
+export interface PythonPackagesBundleSource {
+  /** What holds the bundle. */
+  type: 'configmap' | 'secret' | 'pvc' | 'image';
+  /** The ConfigMap, Secret or PersistentVolumeClaim, in the app's namespace (not for `image`). */
+  name?: string;
+  /** The OCI image reference for `image`, e.g. `registry.example/wheels:1.0`; the node must support image volumes (Kubernetes 1.35+, or the ImageVolume feature gate, and a runtime that mounts them, e.g. containerd 2.1+). */
+  reference?: string;
+  /** The directory of the distribution files inside the claim or image, relative, without `..`. Defaults to its root. A ConfigMap's or Secret's keys are files at the root. */
+  path?: string;
+}
+
 /** The shared cache (a PersistentVolumeClaim) that installed packages live in. */
 export interface PythonPackagesCache {
   /** Whether the packages live on a shared claim; when false each pod installs into its own emptyDir. Defaults to true. */
@@ -228,6 +240,10 @@ export interface PythonPackagesSpec {
   packagesWithHashes?: PackageWithHashes[];
   /** Refuse the spec unless it carries `packagesWithHashes`, so no install runs unverified. Defaults to false. */
   requireHashes?: boolean;
+  /** A wheelhouse (`kasprop bundle` writes one) the installer reads distributions from: a ConfigMap, a Secret, a PersistentVolumeClaim or an OCI image (a Kubernetes image volume), mounted read-only into the init container only. Without `offlineMode` pip looks there besides the indexes; with it, only there. */
+  bundleSource?: PythonPackagesBundleSource;
+  /** Install from `bundleSource` only, with no package index at all: a distribution the bundle lacks fails the install with its name. Defaults to false. */
+  offlineMode?: boolean;
   /** The package index (http or https). Defaults to PyPI; the image's own pip configuration is not used. */
   indexUrl?: string;
   /** Additional package indexes (http or https). */
@@ -266,8 +282,8 @@ export interface PythonPackagesStatus {
   installedTotal?: number;
   /** Whether pip checked every installed file against the digests of `packagesWithHashes`. */
   hashVerified?: boolean;
-  /** Where the distributions came from (`index`, the package indexes of the spec). */
-  installSource?: 'index';
+  /** Where the distributions came from: `index` (the package indexes of the spec), `bundle` (the bundle only, offlineMode), `bundleAndIndex` (the bundle and the indexes, pip choosing among both). */
+  installSource?: 'index' | 'bundle' | 'bundleAndIndex';
   /** `shared` (one claim for all pods) or `emptyDir` (each pod installs for itself). */
   cacheMode?: string;
   /** When the install finished. */

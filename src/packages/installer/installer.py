@@ -56,6 +56,7 @@ MAX_NAME_CHARS = 253
 RETRYABLE = frozenset(["network", "timeout", "unknown"])
 
 HASH_RE = re.compile(r"[0-9a-f]{8,64}")
+INSTALL_SOURCES = ("index", "bundle", "bundleAndIndex")
 MARKER_PREFIX = ".installed-"
 RESULT_PREFIX = ".result-"
 # An option token anywhere (`pkg --index-url x`): pip honours options inside requirements files.
@@ -91,6 +92,7 @@ PIP_REQUIREMENT_FROM_RE = re.compile(r"^\s+(\S+)(?: --hash=\S+)* from (\S+?)(?: 
 PIP_EXPECTED_RE = re.compile(r"^\s+(?:Expected|Or)\s+(sha256|sha384|sha512)\s+([0-9a-f]+)")
 PIP_GOT_RE = re.compile(r"^\s+Got\s+([0-9a-f]+)")
 NUMBER_RE = re.compile(r"[0-9]{1,9}")
+NO_MATCHING_DISTRIBUTION_RE = re.compile(r"No matching distribution found for (\S+)")
 USERINFO_RE = re.compile(r"(?<=://)[^/\s@]+@")
 LOG_TIMESTAMP_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d,\d+ ")
 LEVEL_PREFIX_RE = re.compile(r"^(?:ERROR|WARNING): ")
@@ -224,6 +226,11 @@ class Config:
             for line in env.get("KASPR_PACKAGES_EXTRA_INDEX_URLS", "").split("\n")
             if line.strip()
         ]
+        self.bundle_dir = bundle_directory(env.get("KASPR_PACKAGES_BUNDLE_DIR", ""))
+        self.offline = env.get("KASPR_PACKAGES_OFFLINE", "") == "true"
+        if self.offline and not self.bundle_dir:
+            raise Failure("invalid_input", "KASPR_PACKAGES_OFFLINE is true without KASPR_PACKAGES_BUNDLE_DIR to install from")
+        self.install_source = "bundle" if self.offline else "bundleAndIndex" if self.bundle_dir else "index"
         self.trusted_hosts = [line.strip() for line in env.get("KASPR_PACKAGES_TRUSTED_HOSTS", "").split("\n")]
         self.trusted_hosts = [host for host in self.trusted_hosts if host]
         if not all(is_trusted_host(host) for host in self.trusted_hosts):
@@ -265,6 +272,15 @@ class Config:
         host = parts.netloc.rpartition("@")[2]
         userinfo = quote(self.username, safe="") + ":" + quote(self.password, safe="")
         return urlunsplit((parts.scheme, userinfo + "@" + host, parts.path, parts.query, parts.fragment))
+
+
+def bundle_directory(raw: str) -> str:
+    """The bundle directory as given (the mount, or a path under it), when it is an absolute path that stays there."""
+    if not raw:
+        return raw
+    if not os.path.isabs(raw) or ".." in raw.split("/") or any(ord(ch) < 32 for ch in raw):
+        raise Failure("invalid_input", "KASPR_PACKAGES_BUNDLE_DIR must be an absolute path without '..'")
+    return raw
 
 
 def requirement_lines(raw: str, required: bool = True) -> list[str]:
@@ -616,17 +632,46 @@ def pip_arguments(cfg: Config, paths: dict[str, str], log_fd: int) -> list[str]:
         args += ["--cache-dir", paths["cache"]]
     if cfg.locked:
         args += ["--require-hashes", "--constraint", paths["constraints"]]
+    args += distribution_sources(cfg)
+    if cfg.has_credentials:
+        # With build isolation pip installs build dependencies in a child pip whose argv carries the index URL,
+        # credentials included. Source distributions build against the image's own tools instead.
+        args.append("--no-build-isolation")
+    return args
+
+
+def distribution_sources(cfg: Config) -> list[str]:
+    """
+    Where pip may take distributions from. Offline: the bundle directory only (`--no-index`: no index URL, extra
+    index or trusted host reaches pip, and nothing is fetched). Otherwise the indexes, and the bundle beside them.
+    """
+    if cfg.offline:
+        return ["--no-index", "--find-links", cfg.bundle_dir]
+    args = ["--find-links", cfg.bundle_dir] if cfg.bundle_dir else []
     if cfg.index_url:
         args += ["--index-url", cfg.pip_index_url()]
     for url in cfg.extra_index_urls:
         args += ["--extra-index-url", url]
     for host in cfg.trusted_hosts:
         args += ["--trusted-host", host]
-    if cfg.has_credentials:
-        # With build isolation pip installs build dependencies in a child pip whose argv carries the index URL,
-        # credentials included. Source distributions build against the image's own tools instead.
-        args.append("--no-build-isolation")
     return args
+
+
+def bundle_missing_failure(lines: list[str]) -> Failure | None:
+    """Offline, pip's "No matching distribution found for X": the bundle lacks X (or a file of it for this Python)."""
+    for line in lines:
+        match = NO_MATCHING_DISTRIBUTION_RE.search(line)
+        if match is None:
+            continue
+        wanted = match.group(1)
+        name = PROJECT_NAME_RE.match(wanted)
+        project = normalized_name(name.group(0)) if name is not None else wanted
+        return Failure(
+            "package_not_found",
+            "the bundle has no distribution of '%s' (%s) for this Python and platform, and offlineMode reads nothing "
+            "else; add its files to the bundle (`kasprop bundle` writes every locked file)" % (project, wanted),
+        )
+    return None
 
 
 def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber) -> PipRun:
@@ -912,6 +957,7 @@ def result_document(**fields: object) -> dict:
         "error": None,
         "warnings": [],
         "hashVerified": False,
+        "installSource": "index",
     }
     document.update(fields)
     return document
@@ -946,6 +992,7 @@ def cache_result(marker: dict) -> dict:
         attempts=int(number_field(marker.get("attempts"))),
         warnings=text_items(marker.get("warnings"), MAX_WARNING_CHARS)[:MAX_WARNINGS],
         hashVerified=marker.get("hashVerified") is True,
+        installSource=marker.get("installSource") if marker.get("installSource") in INSTALL_SOURCES else "index",
     )
 
 
@@ -1112,7 +1159,16 @@ class Installer:
             count = "%d locked distribution(s), hash-checked," % len(cfg.locked)
         else:
             count = "%d requirement(s)" % len(cfg.requirements)
-        say("installing %s for %s from %s%s" % (count, cfg.hash, index, credentials))
+        if cfg.offline:
+            source = "the bundle in %s only (offline)" % cfg.bundle_dir
+        else:
+            source = index + credentials + (" and the bundle in %s" % cfg.bundle_dir if cfg.bundle_dir else "")
+        say("installing %s for %s from %s" % (count, cfg.hash, source))
+        if cfg.bundle_dir and not os.path.isdir(cfg.bundle_dir):
+            raise Failure(
+                "invalid_input",
+                "the bundle directory %s does not exist in the bundle's volume: check bundleSource.path" % cfg.bundle_dir,
+            )
         if importlib.util.find_spec("pip") is None:
             raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
         try:
@@ -1156,6 +1212,7 @@ class Installer:
             attempts=self.attempts,
             warnings=warnings,
             hashVerified=bool(cfg.locked),
+            installSource=cfg.install_source,
         )
 
     def credential_warnings(self, run: PipRun) -> list[str]:
@@ -1199,6 +1256,8 @@ class Installer:
             if run.returncode == 0 and not run.timed_out:
                 return site, pip_warnings(run.console) + self.credential_warnings(run)
             hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(cfg.locked))
+            if hash_failure is None and cfg.offline and not run.timed_out:
+                hash_failure = bundle_missing_failure(run.console)
             if hash_failure is not None:
                 raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
             error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
@@ -1228,6 +1287,7 @@ class Installer:
             "attempts": self.attempts,
             "warnings": warnings,
             "hashVerified": bool(cfg.locked),
+            "installSource": cfg.install_source,
         }
         fsync_tree(site)
         os.rename(site, layout.hash_dir)
