@@ -64,8 +64,8 @@ export class ClusterView {
 
   constructor({ client, namespaces, resyncPeriodMs, logger }: ClusterViewOptions) {
     // After an apiserver restart every informer relists at the same moment, and a page of StatefulSets, pods or
-    // ConfigMaps (an installer ConfigMap holds about 60 KB) is held raw, as text and parsed, until it is prepared: one
-    // LIST at a time, in pages of 100, keeps that to one page (npm run bench: the peak RSS across a 30 s outage).
+    // ConfigMaps is held raw, as text and parsed, until it is prepared: one LIST at a time, in pages of 100, keeps
+    // that to one page (npm run bench: the peak RSS across a 30 s outage).
     const common = {
       client,
       namespaces,
@@ -74,16 +74,28 @@ export class ClusterView {
       pageSize: 100,
       listSlots: new Semaphore(1),
     };
-    this.apps = new Informer<KasprApp>({ ...common, type: KasprAppResource, resyncPeriodMs });
-    // Every installer ConfigMap of one operator release holds the same bootstrap and program: interned, each is held
-    // once, however many apps there are.
+    // The strings every app's objects repeat (labels, apiVersions, env names, paths, the installer program of every
+    // installer ConfigMap) are held once, however many apps there are (npm run bench: the RSS with 1000 apps).
     const interner = new StringInterner();
-    const slimChild = (object: KubeObject): KubeObject => interner.internDeep(dropManagedFields(object));
+    const interned =
+      <T extends KubeObject>(transform: (object: T) => T) =>
+      (object: T): T =>
+        interner.internDeep(transform(object));
+    this.apps = new Informer<KasprApp>({
+      ...common,
+      type: KasprAppResource,
+      resyncPeriodMs,
+      transform: interned(dropManagedFields),
+    });
+    const slimChild = interned(dropManagedFields);
     for (const type of childTypes) {
       this.#children.set(
         type,
         new Informer<KubeObject>({
           ...common,
+          // An installer ConfigMap holds about 67 KB: a page of 100 was 6.7 MB of raw answer, held two or three times
+          // over (the chunks, their concatenation, the parsed objects) at the peak of a relist; 10 keep it under 1 MB.
+          ...(type === ResourceTypes.ConfigMap && { pageSize: 10 }),
           type,
           labelSelector: managedSelector,
           transform: slimChild,
@@ -95,7 +107,7 @@ export class ClusterView {
       ...common,
       type: ResourceTypes.Pod,
       labelSelector: `${managedSelector},kaspr.io/kind=${kasprAppKind}`,
-      transform: slimPod,
+      transform: interned(slimPod),
       indexers: { [byApp]: appKeyOf },
     });
     // An external provisioner reports a claim it cannot provision only through events.
@@ -103,7 +115,7 @@ export class ClusterView {
       ...common,
       type: ResourceTypes.CoreEvent,
       fieldSelector: 'involvedObject.kind=PersistentVolumeClaim,reason=ProvisioningFailed',
-      transform: dropManagedFields,
+      transform: interned(dropManagedFields),
       indexers: { claim: (e) => [`${e.involvedObject.namespace ?? ''}/${e.involvedObject.name ?? ''}`] },
     });
   }

@@ -13,14 +13,79 @@ import { storedAs } from '../kubernetes/quantity.ts';
 /** Annotation carrying the hash of the desired object a manager last applied. */
 export const appliedHashAnnotation = 'kasprop.io/applied-hash';
 
-/** JSON with object keys sorted at every level, so equal values always serialize the same way. */
+/**
+ * JSON with object keys sorted at every level, so equal values always serialize the same way. Every reconcile hashes
+ * every desired child with it, so it is written out rather than a JSON.stringify replacer that copies each object
+ * sorted: the output is the same (an applied hash must not change across operator versions, or every child is
+ * applied again), at a fraction of the cost. Keys come as such a sorted copy would enumerate them: array indexes
+ * ("0", "12") first in numeric order, then the others in code-unit order.
+ */
 export function stableStringify(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) => {
-    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
-    const sorted: Record<string, unknown> = {};
-    for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
-    return sorted;
-  });
+  // Undefined only for a value JSON has no form for (undefined, a function), as with JSON.stringify.
+  return serialize(value, '') as string;
+}
+
+/** JSON.stringify's rules: toJSON first; undefined, functions and symbols are left out of objects, null in arrays. */
+function serialize(value: unknown, key: string): string | undefined {
+  let current = value;
+  if (typeof current === 'string') return stringLiteral(current);
+  if (typeof current !== 'object' || current === null) return JSON.stringify(current);
+  if (typeof (current as { toJSON?: unknown }).toJSON === 'function') {
+    current = (current as { toJSON(key: string): unknown }).toJSON(key);
+    if (typeof current !== 'object' || current === null) return serialize(current, key);
+  }
+  if (Array.isArray(current)) {
+    let text = '[';
+    for (let index = 0; index < current.length; index++) {
+      if (index > 0) text += ',';
+      text += serialize(current[index], String(index)) ?? 'null';
+    }
+    return `${text}]`;
+  }
+  const record = current as Record<string, unknown>;
+  let text = '{';
+  for (const name of sortedKeys(record)) {
+    const member = serialize(record[name], name);
+    if (member === undefined) continue;
+    if (text.length > 1) text += ',';
+    text += `${stringLiteral(name)}:${member}`;
+  }
+  return `${text}}`;
+}
+
+function sortedKeys(record: Record<string, unknown>): string[] {
+  const keys = Object.keys(record).sort();
+  // Only a key starting with a digit can be an array index.
+  if (!keys.some((key) => key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)) return keys;
+  const isIndex = (key: string): boolean => /^(?:0|[1-9]\d{0,9})$/.test(key) && Number(key) < 2 ** 32 - 1;
+  const indexes = keys.filter(isIndex).sort((a, b) => Number(a) - Number(b));
+  return indexes.length === 0 ? keys : [...indexes, ...keys.filter((key) => !isIndex(key))];
+}
+
+// The JSON form of long strings, remembered: the installer ConfigMap of every app holds the same program (tens of
+// KB), and escaping it again on every reconcile of every app was the largest cost of a steady-state resync.
+const literals = new Map<string, string>();
+const longString = 1024;
+const maxLiteralChars = 2 ** 20;
+let literalChars = 0;
+
+function stringLiteral(text: string): string {
+  if (text.length < longString) return JSON.stringify(text);
+  let literal = literals.get(text);
+  if (literal === undefined) {
+    literal = JSON.stringify(text);
+    // Bounded by size; the oldest goes first (the long strings worth remembering are few and constant).
+    for (const [oldest, old] of literals) {
+      if (literalChars + literal.length <= maxLiteralChars) break;
+      literals.delete(oldest);
+      literalChars -= old.length;
+    }
+    if (literal.length <= maxLiteralChars) {
+      literals.set(text, literal);
+      literalChars += literal.length;
+    }
+  }
+  return literal;
 }
 
 /** The input hash of a desired object: 32 hex digits of the SHA-256 of its stable JSON. */

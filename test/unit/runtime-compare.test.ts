@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import type { ConfigMap } from 'kubernetes-types/core/v1.js';
 import type { StatefulSet } from 'kubernetes-types/apps/v1.js';
 import {
@@ -78,6 +80,38 @@ describe('stable hashing', () => {
     assert.equal(objectHash({ a: 1, b: 2 }), objectHash({ b: 2, a: 1 }));
     assert.notEqual(objectHash({ a: [1, 2] }), objectHash({ a: [2, 1] }));
     assert.match(objectHash({}), /^[0-9a-f]{32}$/);
+  });
+
+  test('the output is that of JSON.stringify over copies with sorted keys (applied hashes must not change)', () => {
+    // The implementation stableStringify replaced: every hash annotation in a cluster was computed with it.
+    const reference = (value: unknown): string =>
+      JSON.stringify(value, (_key, inner: unknown) => {
+        if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
+        const sorted: Record<string, unknown> = {};
+        for (const key of Object.keys(inner).sort()) sorted[key] = (inner as Record<string, unknown>)[key];
+        return sorted;
+      });
+    const goldens = new URL('../golden/', import.meta.url);
+    const rendered = readdirSync(goldens).flatMap((file) =>
+      parseAllDocuments(readFileSync(new URL(file, goldens), 'utf8')).map((d) => d.toJS() as unknown),
+    );
+    const program = `#!/bin/sh\necho "\u00e9t\u00e9 \u2014 \\ \t"\n`.repeat(200);
+    const corpus: unknown[] = [
+      ...rendered,
+      { data: { 'installer.py': program, 'bootstrap.sh': program.slice(1) }, again: program },
+      { b: undefined, a: null, c: [undefined, () => 1, Symbol('s'), NaN, -0, 1e21], d: { f: () => 1 } },
+      { '10': 'ten', '2': 'two', b: 1, a: 2, '01': 'not an index', '4294967295': 'not one either', '-1': 'no' },
+      { when: new Date(0), nested: [[[]], {}, [{ z: 1, y: [2, { x: 3 }] }]] },
+      'top',
+      42,
+      null,
+      true,
+      [],
+      {},
+    ];
+    for (const value of corpus) assert.equal(stableStringify(value), reference(value));
+    // A second time: long strings' JSON forms are remembered.
+    for (const value of corpus) assert.equal(stableStringify(value), reference(value));
   });
 
   test('a removed field changes the hash', () => {

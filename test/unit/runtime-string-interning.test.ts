@@ -16,8 +16,19 @@ test('a long string seen in many parsed documents takes one table entry; short s
   assert.equal(interner.size, 1);
 });
 
-test('the table is bounded: the oldest entry goes first', () => {
+test('a string is shared from its second sighting; strings seen once do not displace shared ones', () => {
   const interner = new StringInterner(4, 2);
-  for (const text of ['aaaa', 'bbbb', 'cccc', 'dddd']) assert.equal(interner.intern(text), text);
+  for (const text of ['aaaa', 'bbbb', 'aaaa', 'bbbb']) assert.equal(interner.intern(text), text);
+  assert.equal(interner.size, 2);
+  for (let i = 0; i < 100; i++) interner.intern(`unique-${i}`);
+  assert.equal(interner.size, 2);
+});
+
+test('the shared table is bounded: the oldest entry goes first', () => {
+  const interner = new StringInterner(4, 2);
+  for (const text of ['aaaa', 'bbbb', 'cccc', 'dddd']) {
+    assert.equal(interner.intern(text), text);
+    assert.equal(interner.intern(text), text);
+  }
   assert.equal(interner.size, 2);
 });
