@@ -36,6 +36,9 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   const problems = Object.entries(resultFields)
     .filter(([name, check]) => !check(document[name]))
     .map(([name]) => name);
+  // Results of installers older than the store have no counts; present, they must be counts.
+  const counts = (['fromStore', 'downloaded'] as const).filter((name) => document[name] !== undefined);
+  problems.push(...counts.filter((name) => !isCount(document[name])));
   if (problems.length > 0) {
     return unreadable(`the install result has missing or malformed fields: ${problems.join(', ')}`, trimmed);
   }
@@ -43,14 +46,20 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   const fields = Object.fromEntries(Object.keys(resultFields).map((name) => [name, document[name]]));
   // Results of installers older than the lock have no hashVerified: they never verified digests.
   const hashVerified = document.hashVerified === true;
-  return { kind: 'result', result: { formatVersion: RESULT_FORMAT_VERSION, ...fields, hashVerified } as InstallResult };
+  const countFields = Object.fromEntries(counts.map((name) => [name, document[name]]));
+  return {
+    kind: 'result',
+    result: { formatVersion: RESULT_FORMAT_VERSION, ...fields, hashVerified, ...countFields } as InstallResult,
+  };
 }
 
 type Check<T> = (value: unknown) => value is T;
 
-/** Each field of a result (but formatVersion, checked first, and hashVerified, optional) and its check. */
+type OptionalField = 'hashVerified' | 'fromStore' | 'downloaded';
+
+/** Each field of a result (but formatVersion, checked first, and the optional ones) and its check. */
 const resultFields: {
-  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | 'hashVerified'>]-?: Check<InstallResult[K]>;
+  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | OptionalField>]-?: Check<InstallResult[K]>;
 } = {
   state: (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed',
   source: (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache',

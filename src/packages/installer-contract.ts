@@ -135,6 +135,17 @@ export function pipCacheDirectory(mountPath: string): string {
 }
 
 /**
+ * The store of distributions: every file an install downloaded, kept as `<store>/<scope>/<sha256>/<file name>` and
+ * offered to later installs of any hash from the same indexes (`scope` is a digest of the index URL and the extra
+ * index URLs, which carry no credentials). Unlike pip's HTTP cache it does not depend on the index's cache headers.
+ * Every file is checked against its sha256 before an install uses it; pruned like {@link pipCacheDirectory}, least
+ * recently used first. Kept also with credentials: it holds distributions only, never a request or a header.
+ */
+export function distributionStoreDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.store');
+}
+
+/**
  * One file per pod, named after the pod, holding the hash it last started with; every init container run writes its
  * own (the bootstrap's fast path included, best effort). Garbage collection keeps every hash a record names, so a pod
  * of an older revision that still runs keeps its install however many newer ones exist. A StatefulSet has one pod per
@@ -230,4 +241,13 @@ export interface InstallResult {
    * in the results of installers older than the lock (read as false).
    */
   readonly hashVerified: boolean;
+  /**
+   * Distribution files of the install taken from the store on the volume (downloaded by an earlier install of any
+   * hash), and files downloaded from an index. Absent in the results of installers older than the store.
+   * `fromStore + downloaded` is less than `installedTotal` when pip's own cache served a file (a set with a source
+   * distribution or a URL requirement installs in one pip run from the indexes, without the store).
+   */
+  readonly fromStore?: number;
+  /** See `fromStore`. */
+  readonly downloaded?: number;
 }
