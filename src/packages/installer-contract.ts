@@ -230,7 +230,10 @@ export interface InstallResult {
   readonly durationSeconds: number;
   /** Python version of the interpreter that installed, e.g. `3.11.7`. */
   readonly pythonVersion: string;
-  /** pip runs made by the install; 0 when it failed before pip ran. */
+  /**
+   * Install attempts made (each a `pip download` then a `pip install --no-index`, or one `pip install`); 0 when it
+   * failed before pip ran.
+   */
   readonly attempts: number;
   readonly errorType: InstallErrorType | null;
   /** Short, one line, credentials removed. */

@@ -11,11 +11,7 @@ import { resolveApp } from '../../src/model/app-model.ts';
 import type { ValidKasprApp } from '../../src/api/valid-app.ts';
 import { buildChildren, type DesiredObject } from '../../src/model/children.ts';
 import { defaultOperatorSettings, operatorSettingsFromEnv } from '../../src/model/operator-settings.ts';
-import {
-  distributionStoreDirectory,
-  INSTALLER_ENV,
-  pipCacheDirectory,
-} from '../../src/packages/installer-contract.ts';
+import { distributionStoreDirectory, INSTALLER_ENV, pipCacheDirectory } from '../../src/packages/installer-contract.ts';
 import { installerDigest } from '../../src/packages/installer-files.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
 
