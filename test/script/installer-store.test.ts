@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { distributionStoreDirectory, hashDirectory, pipCacheDirectory } from '../../src/packages/installer-contract.ts';
 import { lockedLines } from '../../src/packages/locked-packages.ts';
 import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
+import { buildProbeSdist } from './probe-sdist.ts';
 import { buildWheels, DEMO_PROJECTS, type BuiltWheel, type WheelProject } from '../support/wheels.ts';
 import {
   createSandbox,
@@ -265,4 +266,26 @@ test('the store is pruned to a quarter of the volume, least recently used first'
   assert.deepEqual(names(), ['kaspr_store_one', 'kaspr_store_three']);
   const used = storeFiles(sandbox.volume).reduce((sum, file) => sum + statSync(file.path).size, 0);
   assert.ok(used <= 8 * mib, `the store holds ${String(used)} bytes`);
+});
+
+test('a set with a source distribution installs in one pip run from the index, and its files are stored', async (t) => {
+  const probe = buildProbeSdist();
+  const { index, sandbox } = await setup(t, startWheelIndex({ files: [probe] }));
+  const settings = {
+    requirements: ['kcase-probe==1.0', 'kaspr-demo-c==1.0'],
+    indexUrl: index.url,
+    // The probe's build backend writes what it saw there; here it only has to build.
+    extraEnv: { KCASE_PROBE_REPORT: join(sandbox.root, 'probe-report.jsonl') },
+  };
+  const first = await install(sandbox, settings);
+  assert.match(first.exit.stdout, /the set has a source distribution: pip install from the indexes/);
+  assert.deepEqual(first.result.installed, ['kaspr-demo-c==1.0', 'kcase-probe==1.0']);
+  assert.equal(first.result.fromStore, 0);
+  assert.equal(first.result.downloaded, 2, 'the one pip install downloaded both files');
+  assert.deepEqual(
+    storeFiles(sandbox.volume)
+      .map((file) => file.name)
+      .sort(),
+    ['kaspr_demo_c-1.0-py3-none-any.whl', probe.filename],
+  );
 });
