@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distributionStoreDirectory, hashDirectory, pipCacheDirectory } from '../../src/packages/installer-contract.ts';
 import { lockedLines } from '../../src/packages/locked-packages.ts';
@@ -288,4 +288,24 @@ test('a set with a source distribution installs in one pip run from the index, a
       .sort(),
     ['kaspr_demo_c-1.0-py3-none-any.whl', probe.filename],
   );
+});
+
+test('a store scope that is a symlink out of the volume is replaced, never followed', async (t) => {
+  const { index, sandbox } = await setup(t, startWheelIndex());
+  await install(sandbox, { requirements: ['kaspr-demo-c==1.0'], indexUrl: index.url });
+  const store = distributionStoreDirectory(sandbox.volume);
+  const [scope] = readdirSync(store);
+  assert.ok(scope !== undefined);
+  const victim = join(sandbox.root, 'victim');
+  mkdirSync(join(victim, demoWheel('kaspr_demo_c-1.0-py3-none-any.whl').sha256), { recursive: true });
+  writeFileSync(join(victim, 'precious'), 'precious');
+  rmSync(join(store, scope), { recursive: true });
+  symlinkSync(victim, join(store, scope));
+  const second = await install(sandbox, {
+    requirements: ['kaspr-demo-c==1.0', 'kaspr-demo-b==1.0'],
+    indexUrl: index.url,
+  });
+  assert.equal(second.result.downloaded, 2);
+  assert.deepEqual(readdirSync(victim).sort(), [demoWheel('kaspr_demo_c-1.0-py3-none-any.whl').sha256, 'precious']);
+  assert.ok(lstatSync(join(store, scope)).isDirectory(), 'the scope is a real directory now');
 });

@@ -1145,24 +1145,33 @@ class Store:
 
     def fill(self, downloads: str) -> None:
         """A fresh download directory holding every stored file under its own name (a hard link, no copy)."""
-        if self.files is None:
-            self.files = self.verified_files()
         remove_path(downloads)
         os.makedirs(downloads)
-        for name, path in self.files.items():
-            target = os.path.join(downloads, name)
-            try:
-                os.link(path, target)
-            except OSError:
-                shutil.copyfile(path, target)
+        try:
+            if self.files is None:
+                self.files = self.verified_files()
+            for name, path in self.files.items():
+                target = os.path.join(downloads, name)
+                try:
+                    os.link(path, target)
+                except OSError:
+                    shutil.copyfile(path, target)
+        except OSError as exc:
+            # A store that cannot be read costs downloads, never the install.
+            say("the store of distributions could not be read (%s): downloading every file" % exc)
+            self.files = {}
+            empty_directory(downloads)
 
     def verified_files(self) -> dict[str, str]:
         """Every stored file whose content has the digest it is stored under; anything else is removed."""
         found: dict[str, str] = {}
-        try:
-            digests = sorted(os.listdir(self.dir))
-        except FileNotFoundError:
+        mode = lstat_mode(self.dir)
+        if mode and not stat.S_ISDIR(mode):
+            # Planted (a symlink out of the volume, ...): removed, never followed.
+            remove_path(self.dir)
+        if not stat.S_ISDIR(lstat_mode(self.dir)):
             return found
+        digests = sorted(os.listdir(self.dir))
         for digest in digests:
             entry = os.path.join(self.dir, digest)
             if not SHA256_RE.fullmatch(digest) or not stat.S_ISDIR(lstat_mode(entry)):
@@ -1187,14 +1196,18 @@ class Store:
         for name in os.listdir(downloads):
             if name not in chosen:
                 remove_path(os.path.join(downloads, name))
-        for name in sorted(choice.saved):
-            path = os.path.join(downloads, name)
-            if DISTRIBUTION_NAME_RE.fullmatch(name) and os.path.isfile(path):
-                self.add(name, path)
-        now = time.time()
-        for name in choice.already - choice.saved:
-            if name in self.files:
-                os.utime(self.files[name], (now, now))
+        try:
+            for name in sorted(choice.saved):
+                path = os.path.join(downloads, name)
+                if DISTRIBUTION_NAME_RE.fullmatch(name) and os.path.isfile(path):
+                    self.add(name, path)
+            now = time.time()
+            for name in choice.already - choice.saved:
+                if name in self.files:
+                    os.utime(self.files[name], (now, now))
+        except OSError as exc:
+            # The install has its files; a store that cannot take them only costs a later install the downloads.
+            say("could not keep the downloaded files in the store of distributions: %s" % exc)
 
     def add(self, name: str, path: str) -> None:
         digest = file_sha256(path)
