@@ -417,9 +417,9 @@ describe('children with pythonPackages', () => {
       },
     ]);
     // So the store of distributions and pip's cache, beside envs/ on the volume, are not in the main container.
+    const mounted = `/${mounts[0]?.subPath ?? ''}/`;
     for (const hidden of [distributionStoreDirectory('/'), pipCacheDirectory('/')]) {
-      assert.ok(!`/${mounts?.[0]?.subPath ?? ''}/`.startsWith(`${hidden}/`), hidden);
-      assert.ok(!`${hidden}/`.startsWith(`/${mounts?.[0]?.subPath ?? ''}/`), hidden);
+      assert.ok(!mounted.startsWith(`${hidden}/`) && !`${hidden}/`.startsWith(mounted), hidden);
     }
     assert.deepEqual(envValue(main, 'PYTHONPATH'), { name: 'PYTHONPATH', value: `/packages/envs/${hash}` });
   });
