@@ -1,13 +1,16 @@
 // What a pod start costs with pythonPackages: the fast path (packages already on the volume) against `sh -c true`,
-// the same path when python3 has to run, and a real install of a small set, cold and with pip's cache warm, unlocked
-// and locked (packagesWithHashes: pip in hash-checking mode over the same three distributions).
+// the same path when python3 has to run, and a real install of a small set, cold and for a new hash of the same set
+// (its files in the store of distributions), unlocked and locked (packagesWithHashes: pip in hash-checking mode over
+// the same three distributions). Then what the store buys on a realistic set: a dozen wheels of 3 MiB, first install
+// against a reinstall after a one-package change, from an index that sends no cache headers (pip's HTTP cache keeps
+// nothing, as with the registry measured in issue 16), over loopback and through a throttle modelling a registry.
 import { spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { preparedResultPath } from '../src/packages/installer-contract.ts';
 import { lockedLines } from '../src/packages/locked-packages.ts';
 import { startWheelIndex } from '../test/support/wheel-index.ts';
-import { buildWheels, DEMO_PROJECTS } from '../test/support/wheels.ts';
+import { buildWheels, DEMO_PROJECTS, type WheelProject } from '../test/support/wheels.ts';
 import {
   createSandbox,
   installerCommand,
@@ -36,6 +39,52 @@ const LOCKED = lockedLines(
       hashes: [{ algorithm: 'sha256' as const, digest: wheel.sha256 }],
     })),
 );
+
+const STORE_RUNS = 3;
+const SET_SIZE = 12;
+const WHEEL_PAYLOAD_BYTES = 3 * 1024 * 1024;
+/** The registry model: latency before every answer (pages and files) and a bandwidth for file bodies. */
+const REGISTRY_LATENCY_MS = 50;
+const REGISTRY_BYTES_PER_SECOND = 10 * 1024 * 1024;
+const SET: readonly WheelProject[] = Array.from({ length: SET_SIZE + 1 }, (_, i) => ({
+  name: `kaspr-bench-${String(i).padStart(2, '0')}`,
+  releases: [{ version: '1.0', payloadBytes: WHEEL_PAYLOAD_BYTES }],
+}));
+const FIRST_SET = SET.slice(0, SET_SIZE).map((project) => `${project.name}==1.0`);
+// One package changed: the last one replaced by another.
+const CHANGED_SET = [...FIRST_SET.slice(0, SET_SIZE - 1), `${SET[SET_SIZE]!.name}==1.0`];
+
+/**
+ * Medians of (first install, reinstall after a one-package change), each pair on a fresh volume, and how many files
+ * each reinstall downloaded (from the index's request log).
+ */
+async function storeFigures(throttled: boolean): Promise<[number, number, number[]]> {
+  const registry = throttled ? { delayMs: REGISTRY_LATENCY_MS, bytesPerSecond: REGISTRY_BYTES_PER_SECOND } : {};
+  const setIndex = await startWheelIndex({ projects: SET, ...registry });
+  try {
+    const first: number[] = [];
+    const changed: number[] = [];
+    const fetched: number[] = [];
+    for (let run = 0; run < STORE_RUNS; run++) {
+      const sandbox = await createSandbox();
+      try {
+        first.push(
+          await timedInstall(sandbox, { indexUrl: setIndex.url, requirements: FIRST_SET, hash: randomHash() }),
+        );
+        const before = setIndex.fileDownloads().length;
+        changed.push(
+          await timedInstall(sandbox, { indexUrl: setIndex.url, requirements: CHANGED_SET, hash: randomHash() }),
+        );
+        fetched.push(setIndex.fileDownloads().length - before);
+      } finally {
+        await sandbox.cleanup();
+      }
+    }
+    return [median(first), median(changed), fetched];
+  } finally {
+    await setIndex.close();
+  }
+}
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -71,7 +120,7 @@ try {
     const sandbox = await createSandbox();
     const lockedSandbox = await createSandbox();
     try {
-      // Trusted, so that pip caches what it fetches from the plain-http test index, as it would from an https one.
+      // Trusted, so that pip would cache what it fetches from the plain-http test index, as from an https one.
       const settings = { requirements: REQUIREMENTS, indexUrl: index.url, trustedHosts: [index.host] };
       const locked = { ...settings, locked: LOCKED };
       // Interleaved, so that drift in the machine's load affects both series alike.
@@ -116,12 +165,32 @@ try {
       [`reuse through python3, ${String(PYTHON_PATH_RUNS)} runs`, ms(median(viaPython))],
       [`python3 -c pass, ${String(PYTHON_PATH_RUNS)} runs`, ms(median(pythonBaseline))],
       [`cold install on an empty volume, ${String(INSTALL_RUNS)} runs`, ms(median(cold))],
-      [`install of a new hash, pip cache warm, ${String(INSTALL_RUNS)} runs`, ms(median(warm))],
+      [`install of a new hash, same set, ${String(INSTALL_RUNS)} runs`, ms(median(warm))],
       [`locked cold install (hash-checked), ${String(INSTALL_RUNS)} runs`, ms(median(lockedCold))],
-      [`locked install, pip cache warm, ${String(INSTALL_RUNS)} runs`, ms(median(lockedWarm))],
+      [`locked install of a new hash, same set, ${String(INSTALL_RUNS)} runs`, ms(median(lockedWarm))],
     ];
     console.log(`installer, requirements ${REQUIREMENTS.join(' ')} (3 distributions); medians`);
-    for (const [label, value] of rows) console.log(`  ${label.padEnd(48)} ${value.padStart(10)}`);
+    for (const [label, value] of rows) console.log(`  ${label.padEnd(56)} ${value.padStart(10)}`);
+
+    const mib = WHEEL_PAYLOAD_BYTES / 1024 / 1024;
+    const registry = `${String(REGISTRY_LATENCY_MS)} ms a request, ${String(REGISTRY_BYTES_PER_SECOND / 1024 / 1024)} MiB/s`;
+    console.log(
+      `store of distributions: ${String(SET_SIZE)} wheels of ${String(mib)} MiB, index without cache headers; ` +
+        `medians of ${String(STORE_RUNS)} pairs, each on a fresh volume`,
+    );
+    for (const [label, throttled] of [
+      ['loopback', false],
+      [`throttled like a registry (${registry})`, true],
+    ] as const) {
+      const [first, changed, fetched] = await storeFigures(throttled);
+      console.log(`  ${label}`);
+      console.log(`    ${'first install'.padEnd(52)} ${ms(first).padStart(12)}`);
+      console.log(`    ${'reinstall after a one-package change'.padEnd(52)} ${ms(changed).padStart(12)}`);
+      console.log(`    ${'files each reinstall downloaded'.padEnd(52)} ${fetched.join(', ').padStart(12)}`);
+      console.log(
+        `    ${'first / reinstall (target >= 3x)'.padEnd(52)} ${`${(first / changed).toFixed(2)}x`.padStart(12)}`,
+      );
+    }
   } finally {
     await sandbox.cleanup();
   }

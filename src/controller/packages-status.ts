@@ -90,6 +90,8 @@ function readyStatus(
     state: 'Ready',
     installed: [...result.installed],
     installedTotal: result.installedTotal,
+    ...(result.fromStore !== undefined && { fromStore: result.fromStore }),
+    ...(result.downloaded !== undefined && { downloaded: result.downloaded }),
     lastInstallTime: result.installTime,
     installDuration: formatDuration(result.durationSeconds),
     installedBy: result.installedBy,

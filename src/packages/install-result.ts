@@ -37,6 +37,9 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   const problems = Object.entries(resultFields)
     .filter(([name, check]) => !check(document[name]))
     .map(([name]) => name);
+  // Results of installers older than the store have no counts; present, they must be counts.
+  const counts = (['fromStore', 'downloaded'] as const).filter((name) => document[name] !== undefined);
+  problems.push(...counts.filter((name) => !isCount(document[name])));
   if (problems.length > 0) {
     return unreadable(`the install result has missing or malformed fields: ${problems.join(', ')}`, trimmed);
   }
@@ -46,19 +49,26 @@ export function parseInstallResult(text: string): ParsedInstallResult {
   const hashVerified = document.hashVerified === true;
   // Results of installers older than bundles have no installSource: they only ever read the indexes.
   const installSource = isInstallSource(document.installSource) ? document.installSource : 'index';
+  const countFields = Object.fromEntries(counts.map((name) => [name, document[name]]));
   return {
     kind: 'result',
-    result: { formatVersion: RESULT_FORMAT_VERSION, ...fields, hashVerified, installSource } as InstallResult,
+    result: {
+      formatVersion: RESULT_FORMAT_VERSION,
+      ...fields,
+      hashVerified,
+      installSource,
+      ...countFields,
+    } as InstallResult,
   };
 }
 
 type Check<T> = (value: unknown) => value is T;
 
-/** Each field of a result (but formatVersion, checked first, and hashVerified and installSource, optional). */
+type OptionalField = 'hashVerified' | 'installSource' | 'fromStore' | 'downloaded';
+
+/** Each field of a result (but formatVersion, checked first, and the optional ones) and its check. */
 const resultFields: {
-  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | 'hashVerified' | 'installSource'>]-?: Check<
-    InstallResult[K]
-  >;
+  readonly [K in Exclude<keyof InstallResult, 'formatVersion' | OptionalField>]-?: Check<InstallResult[K]>;
 } = {
   state: (v): v is 'Ready' | 'Failed' => v === 'Ready' || v === 'Failed',
   source: (v): v is 'installed' | 'cache' => v === 'installed' || v === 'cache',

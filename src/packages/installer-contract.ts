@@ -155,6 +155,17 @@ export function pipCacheDirectory(mountPath: string): string {
 }
 
 /**
+ * The store of distributions: every file an install downloaded, kept as `<store>/<scope>/<sha256>/<file name>` and
+ * offered to later installs of any hash from the same indexes (`scope` is a digest of the index URL and the extra
+ * index URLs, which carry no credentials). Unlike pip's HTTP cache it does not depend on the index's cache headers.
+ * Every file is checked against its sha256 before an install uses it; pruned like {@link pipCacheDirectory}, least
+ * recently used first. Kept also with credentials: it holds distributions only, never a request or a header.
+ */
+export function distributionStoreDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.store');
+}
+
+/**
  * One file per pod, named after the pod, holding the hash it last started with; every init container run writes its
  * own (the bootstrap's fast path included, best effort). Garbage collection keeps every hash a record names, so a pod
  * of an older revision that still runs keeps its install however many newer ones exist. A StatefulSet has one pod per
@@ -240,7 +251,10 @@ export interface InstallResult {
   readonly durationSeconds: number;
   /** Python version of the interpreter that installed, e.g. `3.11.7`. */
   readonly pythonVersion: string;
-  /** pip runs made by the install; 0 when it failed before pip ran. */
+  /**
+   * Install attempts made (each a `pip download` then a `pip install --no-index`, or one `pip install`); 0 when it
+   * failed before pip ran.
+   */
   readonly attempts: number;
   readonly errorType: InstallErrorType | null;
   /** Short, one line, credentials removed. */
@@ -256,4 +270,13 @@ export interface InstallResult {
    * of installers older than bundles (read as `index`).
    */
   readonly installSource: InstallSource;
+  /**
+   * Distribution files of the install taken from the store on the volume (downloaded by an earlier install of any
+   * hash), and files downloaded from an index. Absent in the results of installers older than the store.
+   * `fromStore + downloaded` is less than `installedTotal` when pip's own cache served a file (a set with a source
+   * distribution or a URL requirement installs in one pip run from the indexes, without the store).
+   */
+  readonly fromStore?: number;
+  /** See `fromStore`. */
+  readonly downloaded?: number;
 }

@@ -52,6 +52,7 @@ from __future__ import annotations
 import base64
 import errno
 import fcntl
+import hashlib
 import importlib.util
 import json
 import math
@@ -85,6 +86,11 @@ PIP_SOCKET_TIMEOUT_MAX_SECONDS = 60
 # The pip cache shares the volume with the installs it serves: at most a quarter of the volume, and no more than this.
 CACHE_MAX_BYTES = 512 * 1024 * 1024
 CACHE_VOLUME_SHARE = 4
+# The store of distributions gets the same bound, separately: a quarter of the volume, 512 MiB at most.
+STORE_MAX_BYTES = 512 * 1024 * 1024
+STORE_VOLUME_SHARE = 4
+# pip names an index that is not given: the store's scope for specs without indexUrl.
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
 LOCK_POLL_MAX_SECONDS = 1.0
 LOCK_REPORT_EVERY_SECONDS = 10.0
 MAX_ERROR_CHARS = 400
@@ -141,6 +147,19 @@ NO_MATCHING_DISTRIBUTION_RE = re.compile(r"No matching distribution found for (\
 USERINFO_RE = re.compile(r"(?<=://)[^/\\s@]+@")
 LOG_TIMESTAMP_RE = re.compile(r"^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d,\\d+ ")
 LEVEL_PREFIX_RE = re.compile(r"^(?:ERROR|WARNING): ")
+# What \`pip download\` logs about each file (pip/_internal/operations/prepare.py and commands/download.py): a file found
+# in the download directory (logged before its digest is checked), one found there with another digest (deleted and
+# downloaded again), one downloaded and saved there, and the projects of the final set.
+# Matched against log lines without their timestamp. \`pip install\` logs each file it fetches as "Downloading <url>".
+PIP_ALREADY_RE = re.compile(r"^\\s*File was already downloaded (.+)$")
+PIP_BAD_HASH_RE = re.compile(r"^\\s*(?:WARNING: )?Previously-downloaded file (.+) has bad hash")
+PIP_SAVED_RE = re.compile(r"^\\s*Saved (.+)$")
+PIP_DOWNLOADED_RE = re.compile(r"^\\s*Successfully downloaded (.+)$")
+PIP_DOWNLOADING_RE = re.compile(r"^\\s*Downloading (?!link )\\S")
+STORE_EVENT_RE = re.compile(r"File was already downloaded |Previously-downloaded file |Saved |Successfully downloaded |Downloading ")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+# A distribution's file name as pip takes it from a link; anything else in the store was not put there by an installer.
+DISTRIBUTION_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+!-]*\\.(?:whl|tar\\.gz|zip|tar\\.bz2|tar\\.xz|tgz|tar)")
 
 # pip's console output hides why an index page could not be read (a 401, a refused connection and a missing project
 # all end in "from versions: none"); its debug log says it. These lines are the ones worth keeping from that log.
@@ -584,6 +603,7 @@ class Layout:
         self.lock = os.path.join(root, ".lock")
         self.staging = os.path.join(root, ".staging")
         self.pip_cache = os.path.join(root, ".pip-cache")
+        self.store = os.path.join(root, ".store")
         self.pods = os.path.join(root, ".pods")
 
 
@@ -623,11 +643,15 @@ def pip_warnings(lines: list[str]) -> list[str]:
 
 
 class PipRun:
-    def __init__(self, returncode: int, timed_out: bool, console: list[str], diagnostics: list[str]) -> None:
+    def __init__(
+        self, returncode: int, timed_out: bool, console: list[str], diagnostics: list[str], events: list[str]
+    ) -> None:
         self.returncode = returncode
         self.timed_out = timed_out
         self.console = console
         self.diagnostics = diagnostics
+        # Every line of pip's log about the files of a download directory (unbounded: one per file).
+        self.events = events
 
 
 def pip_environment(env: dict[str, str], tmp_dir: str) -> dict[str, str]:
@@ -647,11 +671,17 @@ def pip_environment(env: dict[str, str], tmp_dir: str) -> dict[str, str]:
     return clean
 
 
-def pip_arguments(cfg: Config, paths: dict[str, str], log_fd: int) -> list[str]:
-    args = [
-        "install",
-        "--target",
-        paths["site"],
+def pip_arguments(cfg: Config, paths: dict[str, str], log_fd: int, phase: str) -> list[str]:
+    """
+    phase \`install\`: one run that resolves from the indexes and installs; \`download\`: resolves from the indexes and
+    puts the chosen files in the download directory (those already there with a matching digest are not downloaded);
+    \`offline\`: installs from the download directory alone, no index.
+    """
+    if phase == "download":
+        args = ["download", "--dest", paths["downloads"]]
+    else:
+        args = ["install", "--target", paths["site"], "--no-warn-script-location"]
+    args += [
         "--requirement",
         paths["requirements"],
         "--no-input",
@@ -659,7 +689,6 @@ def pip_arguments(cfg: Config, paths: dict[str, str], log_fd: int) -> list[str]:
         "--progress-bar",
         "off",
         "--no-color",
-        "--no-warn-script-location",
         # One request per file per attempt: pip's own retries (5 by default, with backoff) would multiply with ours
         # and make a dead index take minutes to report. Our attempts retry instead; the cache keeps what was fetched.
         "--retries",
@@ -677,7 +706,10 @@ def pip_arguments(cfg: Config, paths: dict[str, str], log_fd: int) -> list[str]:
         args += ["--cache-dir", paths["cache"]]
     if cfg.locked:
         args += ["--require-hashes", "--constraint", paths["constraints"]]
-    args += distribution_sources(cfg)
+    if phase == "offline":
+        args += ["--no-index", "--find-links", paths["downloads"]]
+    else:
+        args += distribution_sources(cfg)
     if cfg.has_credentials:
         # With build isolation pip installs build dependencies in a child pip whose argv carries the index URL,
         # credentials included. Source distributions build against the image's own tools instead.
@@ -719,13 +751,16 @@ def bundle_missing_failure(lines: list[str]) -> Failure | None:
     return None
 
 
-def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber) -> PipRun:
+def run_pip(
+    cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber, phase: str
+) -> PipRun:
     """One pip run in its own process group, killed whole when it runs out of time; output scrubbed as it streams."""
     console: deque[str] = deque(maxlen=500)
     diagnostics: deque[str] = deque(maxlen=500)
+    events: list[str] = []
     # pip's debug log goes to a pipe, not a file: it is read for classification and never lands on a disk.
     log_read, log_write = os.pipe()
-    args = pip_arguments(cfg, paths, log_write)
+    args = pip_arguments(cfg, paths, log_write, phase)
     try:
         proc = subprocess.Popen(
             [sys.executable, "-c", PIP_RUNNER],
@@ -745,7 +780,7 @@ def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: fl
     timed_out = False
     finished = False
     try:
-        finished, timed_out = supervise(proc, args, timeout, scrub, console, diagnostics, log_read)
+        finished, timed_out = supervise(proc, args, timeout, scrub, (console, diagnostics, events), log_read)
     finally:
         if not finished:
             # The group leader is not reaped yet, so its process group id cannot have been reused.
@@ -754,7 +789,7 @@ def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: fl
             except ProcessLookupError:
                 pass
             proc.wait()
-    return PipRun(proc.returncode, timed_out, list(console), list(diagnostics))
+    return PipRun(proc.returncode, timed_out, list(console), list(diagnostics), events)
 
 
 def supervise(
@@ -762,11 +797,11 @@ def supervise(
     args: list[str],
     timeout: float,
     scrub: Scrubber,
-    console: deque,
-    diagnostics: deque,
+    collected: tuple[deque, deque, list],
     log_read: int,
 ) -> tuple[bool, bool]:
     """Feeds pip its arguments, streams its output, waits; returns (finished, timed out)."""
+    console, diagnostics, events = collected
 
     def pump_console() -> None:
         assert proc.stdout is not None
@@ -781,6 +816,8 @@ def supervise(
                 line = scrub(raw.decode("utf-8", "replace").rstrip())
                 if DIAGNOSTIC_RE.search(line):
                     diagnostics.append(line)
+                if STORE_EVENT_RE.search(line):
+                    events.append(line)
 
     readers = [threading.Thread(target=pump_console, daemon=True), threading.Thread(target=pump_log, daemon=True)]
     for reader in readers:
@@ -1003,6 +1040,8 @@ def result_document(**fields: object) -> dict:
         "warnings": [],
         "hashVerified": False,
         "installSource": "index",
+        "fromStore": 0,
+        "downloaded": 0,
     }
     document.update(fields)
     return document
@@ -1038,6 +1077,8 @@ def cache_result(marker: dict) -> dict:
         warnings=text_items(marker.get("warnings"), MAX_WARNING_CHARS)[:MAX_WARNINGS],
         hashVerified=marker.get("hashVerified") is True,
         installSource=marker.get("installSource") if marker.get("installSource") in INSTALL_SOURCES else "index",
+        fromStore=int(number_field(marker.get("fromStore"))),
+        downloaded=int(number_field(marker.get("downloaded"))),
     )
 
 
@@ -1121,6 +1162,174 @@ class Lock:
         os.close(self.fd)
 
 
+def downloads_of(run: PipRun) -> int:
+    """How many files a \`pip install\` run downloaded (pip logs each; a file from pip's own cache is not counted)."""
+    return sum(1 for line in run.events if PIP_DOWNLOADING_RE.search(LOG_TIMESTAMP_RE.sub("", line)))
+
+
+class PipChoice:
+    """What \`pip download\` did with each file of the set it resolved, from its log."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.already: set[str] = set()
+        self.saved: set[str] = set()
+        self.projects: list[str] = []
+        rejected: set[str] = set()
+        for line in (LOG_TIMESTAMP_RE.sub("", event) for event in events):
+            for pattern, found in ((PIP_ALREADY_RE, self.already), (PIP_BAD_HASH_RE, rejected), (PIP_SAVED_RE, self.saved)):
+                match = pattern.search(line)
+                if match is not None:
+                    found.add(os.path.basename(match.group(1).strip()))
+            projects = PIP_DOWNLOADED_RE.search(line)
+            if projects is not None:
+                self.projects = projects.group(1).split()
+        # A stored file pip found with another digest than the index's or the lock's: deleted, downloaded again.
+        self.already -= rejected
+
+    def files(self) -> set[str]:
+        """
+        The files pip chose, and the stored ones it looked at while resolving: more than one file of a project only
+        when the resolver backtracked, and then the offline run resolves among files the index listed.
+        """
+        return self.saved | self.already
+
+    def downloaded(self) -> int:
+        return len(self.saved)
+
+    def from_store(self) -> int:
+        # One file per project of the final set: the ones not downloaded were already in the directory, from the store.
+        return max(0, len(self.projects) - len(self.saved))
+
+
+def file_sha256(path: str) -> str | None:
+    """The sha256 of a regular file's content, or None for anything else; never follows a symlink."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while True:
+            chunk = os.read(fd, 1024 * 1024)
+            if not chunk:
+                return digest.hexdigest()
+            digest.update(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """
+    The distributions earlier installs downloaded from the same indexes: \`.store/<scope>/<sha256>/<file name>\`.
+    The scope is a digest of the index URL and the extra index URLs (never credentials: the URLs carry none), so a file
+    is only offered for a link of the indexes it came from: pip checks a link's \`#sha256\`, or the locked digests, but
+    takes a file of the right name as it is when an index gives neither.
+    """
+
+    def __init__(self, root: str, cfg: Config) -> None:
+        indexes = "\\n".join([cfg.index_url or DEFAULT_INDEX_URL] + cfg.extra_index_urls)
+        self.dir = os.path.join(root, hashlib.sha256(indexes.encode()).hexdigest()[:32])
+        self.files: dict[str, str] | None = None
+
+    def fill(self, downloads: str) -> None:
+        """A fresh download directory holding every stored file under its own name (a hard link, no copy)."""
+        remove_path(downloads)
+        os.makedirs(downloads)
+        try:
+            if self.files is None:
+                self.files = self.verified_files()
+            for name, path in self.files.items():
+                target = os.path.join(downloads, name)
+                try:
+                    os.link(path, target)
+                except OSError:
+                    shutil.copyfile(path, target)
+        except OSError as exc:
+            # A store that cannot be read costs downloads, never the install.
+            say("the store of distributions could not be read (%s): downloading every file" % exc)
+            self.files = {}
+            empty_directory(downloads)
+
+    def verified_files(self) -> dict[str, str]:
+        """Every stored file whose content has the digest it is stored under; anything else is removed."""
+        found: dict[str, str] = {}
+        mode = lstat_mode(self.dir)
+        if mode and not stat.S_ISDIR(mode):
+            # Planted (a symlink out of the volume, ...): removed, never followed.
+            remove_path(self.dir)
+        if not stat.S_ISDIR(lstat_mode(self.dir)):
+            return found
+        digests = sorted(os.listdir(self.dir))
+        for digest in digests:
+            entry = os.path.join(self.dir, digest)
+            if not SHA256_RE.fullmatch(digest) or not stat.S_ISDIR(lstat_mode(entry)):
+                remove_path(entry)
+                continue
+            for name in os.listdir(entry):
+                path = os.path.join(entry, name)
+                if not DISTRIBUTION_NAME_RE.fullmatch(name) or name in found:
+                    remove_path(path)
+                    continue
+                if file_sha256(path) != digest:
+                    say("the stored %s does not match its sha256 (damaged or cut short): removed, downloaded again" % name)
+                    remove_path(path)
+                    continue
+                found[name] = path
+        return found
+
+    def keep(self, downloads: str, choice: PipChoice) -> None:
+        """Stores what pip downloaded, marks the stored files it used, and leaves only its choice in downloads."""
+        assert self.files is not None
+        chosen = choice.files()
+        for name in os.listdir(downloads):
+            if name not in chosen:
+                remove_path(os.path.join(downloads, name))
+        try:
+            for name in sorted(choice.saved):
+                path = os.path.join(downloads, name)
+                if DISTRIBUTION_NAME_RE.fullmatch(name) and os.path.isfile(path):
+                    self.add(name, path)
+            now = time.time()
+            for name in choice.already - choice.saved:
+                if name in self.files:
+                    os.utime(self.files[name], (now, now))
+        except OSError as exc:
+            # The install has its files; a store that cannot take them only costs a later install the downloads.
+            say("could not keep the downloaded files in the store of distributions: %s" % exc)
+
+    def add(self, name: str, path: str) -> None:
+        digest = file_sha256(path)
+        if digest is None:
+            return
+        entry = os.path.join(self.dir, digest)
+        final = os.path.join(entry, name)
+        previous = self.files.get(name) if self.files is not None else None
+        if previous is not None and previous != final:
+            # The index now serves other bytes under this name: only the new file is kept.
+            remove_path(previous)
+            remove_empty_directories(self.dir)
+        os.makedirs(entry, exist_ok=True)
+        # pip's copy into the download directory was never synced. Written under a temporary name and renamed, so
+        # the store never holds a partial file under a distribution's name.
+        fsync_path(path)
+        temporary = os.path.join(entry, ".%s.%d.tmp" % (name, os.getpid()))
+        remove_path(temporary)
+        try:
+            os.link(path, temporary)
+        except OSError:
+            shutil.copyfile(path, temporary)
+            fsync_path(temporary)
+        os.rename(temporary, final)
+        fsync_path(entry)
+        fsync_path(self.dir)
+        if self.files is not None:
+            self.files[name] = final
+
+
 class Installer:
     def __init__(
         self, cfg: Config, env: dict[str, str], pod: str, scrub: Scrubber, started: float, secrets_protected: bool
@@ -1188,7 +1397,7 @@ class Installer:
         # We hold the lock: whatever is in staging belongs to an installer that died, and an unmarked hash directory
         # is one whose marker was never written. Anything but a real directory at these paths was planted: replaced,
         # never followed.
-        for directory in (layout.envs, layout.staging, layout.pip_cache, layout.pods):
+        for directory in (layout.envs, layout.staging, layout.pip_cache, layout.store, layout.pods):
             ensure_directory(directory)
         record_pod(layout, self.pod)
         if cfg.has_credentials:
@@ -1225,7 +1434,7 @@ class Installer:
                 # The loose requirements still say what the user asked for: pip checks that the lock satisfies them.
                 with open(os.path.join(work, "constraints.txt"), "w", encoding="utf-8") as handle:
                     handle.write("".join(constraint_line(line) + "\\n" for line in cfg.requirements))
-            site, warnings = self.pip_with_retries(work, requirements_file)
+            site, warnings, from_store, downloaded = self.pip_with_retries(work, requirements_file)
             installed = installed_distributions(site)
             missing = missing_projects(cfg.requirements, installed)
             if missing:
@@ -1236,11 +1445,15 @@ class Installer:
                 )
             duration = round(time.monotonic() - self.install_started, 3)
             finished = time.time()
-            self.publish(site, installed, warnings, duration, finished)
+            counts = {"fromStore": from_store, "downloaded": downloaded}
+            self.publish(site, installed, warnings, duration, finished, counts)
         finally:
             remove_path(work)
             self.prune_cache()
-        say("installed %d distribution(s) in %.1fs: %s" % (len(installed), duration, ", ".join(installed)))
+        say(
+            "installed %d distribution(s) in %.1fs (%d from the store, %d downloaded): %s"
+            % (len(installed), duration, from_store, downloaded, ", ".join(installed))
+        )
         try:
             self.collect_garbage()
         except OSError as exc:
@@ -1258,6 +1471,8 @@ class Installer:
             warnings=warnings,
             hashVerified=bool(cfg.locked),
             installSource=cfg.install_source,
+            fromStore=from_store,
+            downloaded=downloaded,
         )
 
     def credential_warnings(self, run: PipRun) -> list[str]:
@@ -1279,45 +1494,107 @@ class Installer:
             )
         return warnings
 
-    def pip_with_retries(self, work: str, requirements_file: str) -> tuple[str, list[str]]:
+    def pip_with_retries(self, work: str, requirements_file: str) -> tuple[str, list[str], int, int]:
+        """The staged site, the warnings, and how many distribution files came from the store and were downloaded."""
         cfg = self.cfg
         total = cfg.retries + 1
+        store = self.usable_store()
         while True:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 raise Failure("timeout", "deadline reached before attempt %d" % (self.attempts + 1))
             self.attempts += 1
-            site = os.path.join(work, "site")
-            tmp = os.path.join(work, "tmp")
-            remove_path(site)
-            remove_path(tmp)
-            os.makedirs(site)
-            os.makedirs(tmp)
-            say("attempt %d/%d: pip install" % (self.attempts, total))
-            paths = {"work": work, "site": site, "requirements": requirements_file, "cache": self.layout.pip_cache}
-            paths["constraints"] = os.path.join(work, "constraints.txt")
-            limit = min(cfg.timeout, remaining)
-            run = run_pip(cfg, paths, pip_environment(self.env, tmp), limit, self.scrub)
-            if run.returncode == 0 and not run.timed_out:
-                return site, pip_warnings(run.console) + self.credential_warnings(run)
-            hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(cfg.locked))
-            if hash_failure is None and cfg.offline and not run.timed_out:
-                hash_failure = bundle_missing_failure(run.console)
-            if hash_failure is not None:
-                raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
-            error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
-            if run.timed_out:
-                evidence = "pip did not finish within %.0fs and was stopped" % limit
-            message = shorten(self.scrub(evidence.replace(requirements_file, "requirements.txt")), MAX_ERROR_CHARS)
-            pause = backoff_seconds(self.attempts)
-            if error_type not in RETRYABLE or self.attempts >= total:
-                raise Failure(error_type, message)
-            if time.monotonic() + pause + 1 >= self.deadline:
-                raise Failure(error_type, message + " (no time left for another attempt)")
-            say("attempt %d failed (%s): %s; retrying in %.1fs" % (self.attempts, error_type, message, pause))
-            time.sleep(pause)
+            paths = {
+                "work": work,
+                "site": os.path.join(work, "site"),
+                "tmp": os.path.join(work, "tmp"),
+                "downloads": os.path.join(work, "downloads"),
+                "requirements": requirements_file,
+                "constraints": os.path.join(work, "constraints.txt"),
+                "cache": self.layout.pip_cache,
+            }
+            for directory in (paths["site"], paths["tmp"]):
+                remove_path(directory)
+                os.makedirs(directory)
+            say("attempt %d/%d: pip %s" % (self.attempts, total, "install" if store is None else "download"))
+            try:
+                return self.attempt(paths, min(cfg.timeout, remaining), store)
+            except Failure as failure:
+                pause = backoff_seconds(self.attempts)
+                if failure.error_type not in RETRYABLE or self.attempts >= total:
+                    raise
+                if time.monotonic() + pause + 1 >= self.deadline:
+                    raise Failure(failure.error_type, failure.message + " (no time left for another attempt)")
+                say("attempt %d failed (%s): %s; retrying in %.1fs" % (self.attempts, failure.error_type, failure.message, pause))
+                time.sleep(pause)
 
-    def publish(self, site: str, installed: list[str], warnings: list[str], duration: float, finished: float) -> None:
+    def usable_store(self) -> Store | None:
+        """
+        The store of this spec's indexes, or None when a requirement is a URL (pip fetches it, not an index) or a
+        bundle is given (its files are local already, and a store keyed by the indexes must not keep the bundle's).
+        """
+        urls = [line for line in self.cfg.requirements if LEADING_URL_RE.match(line) or NAMED_URL_RE.match(line)]
+        if urls:
+            say("a requirement is a URL: one pip run, without the store of distributions")
+            return None
+        if self.cfg.bundle_dir:
+            say("the distributions come from a bundle: one pip run, without the store of distributions")
+            return None
+        return Store(self.layout.store, self.cfg)
+
+    def attempt(self, paths: dict[str, str], limit: float, store: Store | None) -> tuple[str, list[str], int, int]:
+        """
+        With the store, two pip runs: \`pip download\` resolves from the indexes into a directory that already holds
+        the stored files (pip downloads only the chosen files that are not there or do not match their digest), then
+        \`pip install --no-index\` installs exactly the chosen files. Raises a Failure for a failed pip run.
+        """
+        started = time.monotonic()
+        env = pip_environment(self.env, paths["tmp"])
+        if store is None:
+            run = self.pip(paths, env, limit, "install")
+            return paths["site"], pip_warnings(run.console) + self.credential_warnings(run), 0, downloads_of(run)
+        store.fill(paths["downloads"])
+        fetched = self.pip(paths, env, limit, "download")
+        choice = PipChoice(fetched.events)
+        store.keep(paths["downloads"], choice)
+        warnings = self.credential_warnings(fetched)
+        left = max(1.0, limit - (time.monotonic() - started))
+        if not all(name.endswith(".whl") for name in choice.files()):
+            # pip's build isolation installs a source distribution's build requirements from the indexes, which an
+            # offline run does not have: such a set installs in one run from the indexes (its files are stored all
+            # the same).
+            say("the set has a source distribution: pip install from the indexes")
+            run = self.pip(paths, env, left, "install")
+            return paths["site"], pip_warnings(fetched.console + run.console) + warnings, 0, downloads_of(run)
+        say("pip install of the %d chosen file(s), without an index" % len(choice.files()))
+        run = self.pip(paths, env, left, "offline")
+        return paths["site"], pip_warnings(fetched.console + run.console) + warnings, choice.from_store(), choice.downloaded()
+
+    def pip(self, paths: dict[str, str], env: dict[str, str], limit: float, phase: str) -> PipRun:
+        """A pip run that succeeded, or the Failure that says why it did not."""
+        run = run_pip(self.cfg, paths, env, limit, self.scrub, phase)
+        if run.returncode == 0 and not run.timed_out:
+            return run
+        hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(self.cfg.locked))
+        if hash_failure is None and self.cfg.offline and not run.timed_out:
+            hash_failure = bundle_missing_failure(run.console)
+        if hash_failure is not None:
+            raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
+        error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
+        if run.timed_out:
+            evidence = "pip did not finish within %.0fs and was stopped" % limit
+        evidence = evidence.replace(paths["requirements"], "requirements.txt")
+        raise Failure(error_type, shorten(self.scrub(evidence), MAX_ERROR_CHARS))
+
+    def publish(
+        self,
+        site: str,
+        installed: list[str],
+        warnings: list[str],
+        duration: float,
+        finished: float,
+        counts: dict[str, int],
+    ) -> None:
         layout = self.layout
         cfg = self.cfg
         marker = {
@@ -1334,6 +1611,7 @@ class Installer:
             "hashVerified": bool(cfg.locked),
             "installSource": cfg.install_source,
         }
+        marker.update(counts)
         fsync_tree(site)
         os.rename(site, layout.hash_dir)
         fsync_path(layout.envs)
@@ -1377,10 +1655,13 @@ class Installer:
     def prune_cache(self) -> None:
         try:
             volume = os.statvfs(self.layout.root)
-            limit = min(CACHE_MAX_BYTES, volume.f_blocks * volume.f_frsize // CACHE_VOLUME_SHARE)
-            prune_directory(self.layout.pip_cache, limit)
+            size = volume.f_blocks * volume.f_frsize
+            prune_directory(self.layout.pip_cache, min(CACHE_MAX_BYTES, size // CACHE_VOLUME_SHARE))
+            # Every use of a stored file sets its modification time: the least recently used go first.
+            if prune_directory(self.layout.store, min(STORE_MAX_BYTES, size // STORE_VOLUME_SHARE)):
+                remove_empty_directories(self.layout.store)
         except OSError as exc:
-            say("could not prune the pip cache: %s" % exc)
+            say("could not prune the pip cache or the store: %s" % exc)
 
 
 def prune_directory(root: str, limit: int) -> int:
@@ -1406,6 +1687,15 @@ def prune_directory(root: str, limit: int) -> int:
         except FileNotFoundError:
             continue
     return freed
+
+
+def remove_empty_directories(root: str) -> None:
+    for directory, _, _ in sorted(os.walk(root), reverse=True):
+        if directory != root:
+            try:
+                os.rmdir(directory)
+            except OSError:
+                continue
 
 
 def write_termination_log(path: str, line: str) -> None:

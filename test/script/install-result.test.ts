@@ -42,6 +42,14 @@ test('installSource: as written, and index in the result of an installer from be
   assert.equal(forged.kind === 'result' && forged.result.installSource, 'index');
 });
 
+test('the store counts are optional (installers from before the store write none) and checked when present', () => {
+  const counted = { ...ready, fromStore: 1, downloaded: 1 };
+  assert.deepEqual(parseInstallResult(JSON.stringify(counted)), { kind: 'result', result: counted });
+  const parsed = parseInstallResult(JSON.stringify({ ...ready, fromStore: -1, downloaded: 'x' }));
+  assert.equal(parsed.kind, 'unreadable');
+  assert.match(parsed.reason, /fromStore, downloaded/);
+});
+
 test('a failure document', () => {
   const failed = { ...ready, state: 'Failed', installed: [], installedTotal: 0, errorType: 'network', error: 'x' };
   const parsed = parseInstallResult(JSON.stringify(failed));

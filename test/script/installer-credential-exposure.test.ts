@@ -32,7 +32,11 @@ function secretsIn(sandbox: Sandbox): string[] {
 }
 
 test('an index answering `Vary: Authorization`: the password is in no file of the volume, no HTTP cache is kept', async (t) => {
-  const index = await startWheelIndex({ auth: { username: USERNAME, password: PASSWORD }, vary: 'Authorization' });
+  const index = await startWheelIndex({
+    auth: { username: USERNAME, password: PASSWORD },
+    vary: 'Authorization',
+    cacheHeaders: true,
+  });
   const sandbox = await createSandbox();
   t.after(async () => {
     await index.close();

@@ -63,7 +63,7 @@ function outsideDirectory(sandbox: Sandbox): string {
   return victim;
 }
 
-for (const planted of ['.staging', 'envs'] as const) {
+for (const planted of ['.staging', 'envs', '.store'] as const) {
   test(`${planted} is a symlink out of the volume: it is replaced, never followed`, async (t) => {
     const { index, sandbox } = await sandboxWithIndex(t);
     const victim = outsideDirectory(sandbox);

@@ -18,6 +18,7 @@ import {
   markerPath,
   MAX_RESULT_BYTES,
   pipCacheDirectory,
+  distributionStoreDirectory,
   podRecordsDirectory,
   preparedResultPath,
   PREVIOUS_HASHES_KEPT,
@@ -78,6 +79,7 @@ OUTPUT = {
     "maxResultBytes": MAX_RESULT_BYTES, "previousKept": PREVIOUS_HASHES_KEPT, "errorTypes": error_types,
     "hashDir": layout.hash_dir, "marker": layout.marker, "result": layout.prepared_result, "lock": layout.lock,
     "staging": layout.staging, "cache": layout.pip_cache, "pods": layout.pods,
+    "store": layout.store,
 }
 `,
     { root, hash },
@@ -97,6 +99,7 @@ OUTPUT = {
     staging: stagingRoot(root),
     cache: pipCacheDirectory(root),
     pods: podRecordsDirectory(root),
+    store: distributionStoreDirectory(root),
   });
   assert.match(INSTALLER_BOOTSTRAP, /"\$d\/\.installed-\$h"/, 'the bootstrap checks the marker of the contract');
   assert.match(INSTALLER_BOOTSTRAP, /"\$d\/\.result-\$h"/, 'the bootstrap reads the prepared result of the contract');

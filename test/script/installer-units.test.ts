@@ -326,3 +326,35 @@ test('pruning the pip cache deletes the least recently written files first, down
   assert.equal(freed, 3000);
   assert.deepEqual((await readdir(join(cache, 'http', 'a'))).sort(), ['entry-3', 'entry-4']);
 });
+
+test('what pip download chose, from its log: files found (a backtracked one too), replaced and saved; the counts', () => {
+  const downloads = '/v/.staging/h.1/downloads';
+  const events = [
+    `2026-12-03T13:49:01,101   File was already downloaded ${downloads}/kaspr_demo_a-1.0-py3-none-any.whl`,
+    // The resolver looked at b 2.0, backtracked and took b 1.0: one file per project in the final set all the same.
+    `2026-12-03T13:49:01,102   File was already downloaded ${downloads}/kaspr_demo_b-2.0-py3-none-any.whl`,
+    `2026-12-03T13:49:01,103   File was already downloaded ${downloads}/kaspr_demo_b-1.0-py3-none-any.whl`,
+    `2026-12-03T13:49:01,104   File was already downloaded ${downloads}/kaspr_demo_c-1.0-py3-none-any.whl`,
+    `2026-12-03T13:49:01,105 WARNING: Previously-downloaded file ${downloads}/kaspr_demo_c-1.0-py3-none-any.whl has bad hash. Re-downloading.`,
+    '2026-12-03T13:49:01,106   Downloading http://127.0.0.1:1/files/kaspr_demo_c-1.0-py3-none-any.whl (1.5 kB)',
+    '2026-12-03T13:49:01,107   Downloading link http://127.0.0.1:1/files/x.whl to /tmp/x.whl',
+    '2026-12-03T13:49:01,108 Saved ./downloads/kaspr_demo_c-1.0-py3-none-any.whl',
+    '2026-12-03T13:49:01,109 Successfully downloaded kaspr-demo-a kaspr-demo-b kaspr-demo-c',
+  ];
+  const output = callInstaller(
+    `choice = PipChoice(INPUT)
+OUTPUT = [sorted(choice.files()), choice.from_store(), choice.downloaded(), downloads_of(PipRun(0, False, [], [], INPUT))]`,
+    events,
+  );
+  assert.deepEqual(output, [
+    [
+      'kaspr_demo_a-1.0-py3-none-any.whl',
+      'kaspr_demo_b-1.0-py3-none-any.whl',
+      'kaspr_demo_b-2.0-py3-none-any.whl',
+      'kaspr_demo_c-1.0-py3-none-any.whl',
+    ],
+    2,
+    1,
+    1,
+  ]);
+});

@@ -2,6 +2,7 @@
 // in place of PyPI: basic auth, slowness and failures are switches, and the request log shows what pip really fetched.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildWheels, DEMO_PROJECTS, normalizeProjectName, type BuiltWheel, type WheelProject } from './wheels.ts';
 
 export interface WheelIndexAuth {
@@ -21,6 +22,13 @@ export interface WheelIndexBehaviour {
   readonly failure: 'none' | 'status-500' | 'drop' | 'wrong-hash';
   /** Which requests the delay and the failure apply to (all by default). */
   readonly affects: (path: string) => boolean;
+  /**
+   * Sends distribution files at most this fast (0: as fast as loopback goes), with `delayMs` as the latency before
+   * each answer: together a model of a remote registry.
+   */
+  readonly bytesPerSecond: number;
+  /** Which files the project pages list (all by default): a file not listed is withdrawn, though still served. */
+  readonly listed: (filename: string) => boolean;
 }
 
 export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
@@ -30,6 +38,12 @@ export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
   readonly auth?: WheelIndexAuth;
   /** A `Vary` header for every cacheable answer, e.g. `Authorization` (pip's HTTP cache then stores that header). */
   readonly vary?: string;
+  /**
+   * `true`: `Cache-Control` on pages (10 minutes) and files (immutable), so pip's HTTP cache keeps them. Default
+   * false: no cache headers, as the registry measured in issue 16 and many private indexes and proxies answer, so pip's
+   * HTTP cache keeps nothing.
+   */
+  readonly cacheHeaders?: boolean;
   /**
    * The address pip reaches the index at, default 127.0.0.1. Any other address (a real node's pod gateway) makes
    * the index listen on every address of the run's private network namespace, where only the run's pods see it.
@@ -55,6 +69,8 @@ export interface WheelIndex {
   readonly requests: readonly IndexRequest[];
   /** Requests for the project page `/simple/<project>/`: pip fetches it once per resolution, so it counts pip runs. */
   pageRequests(project: string): number;
+  /** The distribution files sent whole (`GET /files/<name>` answered 200), by file name, in arrival order. */
+  fileDownloads(): string[];
   update(behaviour: Partial<WheelIndexBehaviour>): void;
   /** Stops the server, dropping delayed requests and open connections. */
   close(): Promise<void>;
@@ -79,6 +95,8 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
     delayMs: options.delayMs ?? 0,
     failure: options.failure ?? 'none',
     affects: options.affects ?? everyPath,
+    bytesPerSecond: options.bytesPerSecond ?? 0,
+    listed: options.listed ?? everyPath,
   };
   const requests: IndexRequest[] = [];
   const sockets = new Set<Socket>();
@@ -112,19 +130,43 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
       const files = byProject.get(normalized);
       if (files === undefined) return send(response, 404, 'text/plain', 'no such project');
       const digest = (wheel: BuiltWheel): string => (failure === 'wrong-hash' ? '0'.repeat(64) : wheel.sha256);
-      const links = files.map((w) => `<a href="/files/${w.filename}#sha256=${digest(w)}">${w.filename}</a><br/>`);
+      const links = files
+        .filter((w) => behaviour.listed(w.filename))
+        .map((w) => `<a href="/files/${w.filename}#sha256=${digest(w)}">${w.filename}</a><br/>`);
       return send(response, 200, 'text/html', page(`Links for ${normalized}`, links), 'max-age=600');
     }
     const file = /^\/files\/([^/]+)$/.exec(path)?.[1];
     const wheel = file === undefined ? undefined : byFilename.get(decodeURIComponent(file));
     if (wheel === undefined) return send(response, 404, 'text/plain', 'not found');
+    if (behaviour.bytesPerSecond > 0 && request.method === 'GET') {
+      return void sendThrottled(response, wheel.bytes, behaviour.bytesPerSecond).then(() => {
+        if (response.writableFinished) request.outcome = 200;
+      });
+    }
     send(response, 200, 'application/octet-stream', wheel.bytes, 'max-age=31536000, immutable');
+
+    function sendThrottled(res: ServerResponse, body: Buffer, bytesPerSecond: number): Promise<void> {
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'application/octet-stream');
+      res.setHeader('Content-Length', String(body.length));
+      if (options.cacheHeaders === true) res.setHeader('Cache-Control', 'max-age=31536000, immutable');
+      const chunk = Math.max(1024, Math.floor(bytesPerSecond / 20));
+      const started = Date.now();
+      const paced = async (): Promise<void> => {
+        for (let offset = 0; offset < body.length && !res.destroyed; offset += chunk) {
+          res.write(body.subarray(offset, offset + chunk));
+          await sleep(Math.max(0, started + ((offset + chunk) / bytesPerSecond) * 1000 - Date.now()));
+        }
+        if (!res.destroyed) await new Promise<void>((resolve) => res.end(resolve));
+      };
+      return paced();
+    }
 
     function send(res: ServerResponse, status: number, type: string, body: string | Buffer, cache?: string): void {
       request.outcome = status;
       res.statusCode = status;
       res.setHeader('Content-Type', type);
-      if (cache !== undefined && status === 200) res.setHeader('Cache-Control', cache);
+      if (cache !== undefined && status === 200 && options.cacheHeaders === true) res.setHeader('Cache-Control', cache);
       if (options.vary !== undefined && status === 200) res.setHeader('Vary', options.vary);
       res.end(request.method === 'HEAD' ? undefined : body);
     }
@@ -162,6 +204,10 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
     host,
     requests,
     pageRequests: (project) => requests.filter((r) => r.path === `/simple/${normalizeProjectName(project)}/`).length,
+    fileDownloads: () =>
+      requests
+        .filter((r) => r.method === 'GET' && r.outcome === 200 && r.path.startsWith('/files/'))
+        .map((r) => decodeURIComponent(r.path.slice('/files/'.length))),
     update: (change) => {
       behaviour = { ...behaviour, ...change };
     },

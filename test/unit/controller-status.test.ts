@@ -183,6 +183,21 @@ describe('status.pythonPackages', () => {
     assert.equal(packagesStatus({ ...base, cacheMode: 'shared', observations: parsed }).hashVerified, false);
   });
 
+  test('Ready says how many distributions came from the store and how many were downloaded, when the result says', () => {
+    const status = (overrides: Partial<InstallResult>) =>
+      packagesStatus({
+        ...base,
+        cacheMode: 'shared',
+        observations: observe([pod('p0', terminated(JSON.stringify(result(overrides))))]),
+      });
+    const counted = status({ fromStore: 2, downloaded: 1 });
+    assert.equal(counted.fromStore, 2);
+    assert.equal(counted.downloaded, 1);
+    const older = status({});
+    assert.equal('fromStore' in older, false, 'an installer from before the store reports no counts');
+    assert.equal('downloaded' in older, false);
+  });
+
   test('Failed with the error type and error', () => {
     const failed = result({
       state: 'Failed',

@@ -11,7 +11,7 @@ import { resolveApp } from '../../src/model/app-model.ts';
 import type { ValidKasprApp } from '../../src/api/valid-app.ts';
 import { buildChildren, type DesiredObject } from '../../src/model/children.ts';
 import { defaultOperatorSettings, operatorSettingsFromEnv } from '../../src/model/operator-settings.ts';
-import { INSTALLER_ENV } from '../../src/packages/installer-contract.ts';
+import { distributionStoreDirectory, INSTALLER_ENV, pipCacheDirectory } from '../../src/packages/installer-contract.ts';
 import { installerDigest } from '../../src/packages/installer-files.ts';
 import { INSTALLER_BOOTSTRAP, INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
 
@@ -468,17 +468,20 @@ describe('children with pythonPackages', () => {
     const a = app(packages);
     const main = mainContainer(children(a));
     const hash = resolveApp(a, defaultOperatorSettings).packages!.hash;
-    assert.deepEqual(
-      main.volumeMounts?.filter((m) => m.name === 'python-packages'),
-      [
-        {
-          name: 'python-packages',
-          mountPath: `/packages/envs/${hash}`,
-          subPath: `envs/${hash}`,
-          readOnly: true,
-        },
-      ],
-    );
+    const mounts = main.volumeMounts?.filter((m) => m.name === 'python-packages');
+    assert.deepEqual(mounts, [
+      {
+        name: 'python-packages',
+        mountPath: `/packages/envs/${hash}`,
+        subPath: `envs/${hash}`,
+        readOnly: true,
+      },
+    ]);
+    // So the store of distributions and pip's cache, beside envs/ on the volume, are not in the main container.
+    const mounted = `/${mounts[0]?.subPath ?? ''}/`;
+    for (const hidden of [distributionStoreDirectory('/'), pipCacheDirectory('/')]) {
+      assert.ok(!mounted.startsWith(`${hidden}/`) && !`${hidden}/`.startsWith(mounted), hidden);
+    }
     assert.deepEqual(envValue(main, 'PYTHONPATH'), { name: 'PYTHONPATH', value: `/packages/envs/${hash}` });
   });
 

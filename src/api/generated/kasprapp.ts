@@ -280,6 +280,10 @@ export interface PythonPackagesStatus {
   installed?: string[];
   /** How many distributions were installed, also when `installed` lists fewer. */
   installedTotal?: number;
+  /** How many of the install's distribution files came from the store on the packages volume (downloaded by an earlier install of any spec hash from the same indexes) instead of an index. Absent when the installer did not say (an installer from before the store). */
+  fromStore?: number;
+  /** How many of the install's distribution files were downloaded from an index. */
+  downloaded?: number;
   /** Whether pip checked every installed file against the digests of `packagesWithHashes`. */
   hashVerified?: boolean;
   /** Where the distributions came from: `index` (the package indexes of the spec), `bundle` (the bundle only, offlineMode), `bundleAndIndex` (the bundle and the indexes, pip choosing among both). */
