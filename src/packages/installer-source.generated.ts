@@ -50,6 +50,7 @@ export const INSTALLER_PROGRAM = `# kasprop package installer: the program of th
 from __future__ import annotations
 
 import base64
+import copy
 import errno
 import fcntl
 import importlib.util
@@ -85,6 +86,8 @@ PIP_SOCKET_TIMEOUT_MAX_SECONDS = 60
 # The pip cache shares the volume with the installs it serves: at most a quarter of the volume, and no more than this.
 CACHE_MAX_BYTES = 512 * 1024 * 1024
 CACHE_VOLUME_SHARE = 4
+# uv's cache shares the same bound, counted apart (an app uses one installer at a time, so one of them is small).
+UV_CACHE_BUCKET_RE = re.compile(r"archive-v\\d+")
 LOCK_POLL_MAX_SECONDS = 1.0
 LOCK_REPORT_EVERY_SECONDS = 10.0
 MAX_ERROR_CHARS = 400
@@ -181,6 +184,69 @@ FAILURE_PATTERNS = (
     ),
     ("package_not_found", re.compile(r"No matching distribution found|\\(from versions: none\\)|\\b404 Client Error")),
 )
+
+# The installers a spec may ask for (KASPR_PACKAGES_INSTALLER): pip (the default), uv, or auto (uv when the image has
+# it, else pip).
+INSTALLERS = ("pip", "uv", "auto")
+# The uv the installer puts on the volume when \`installer: uv\` finds none in the image: this version, from the spec's
+# index, installed by pip in hash-checking mode against the digests of its Linux wheels on PyPI (pip picks the one of
+# this platform). The TypeScript side puts the same version in the spec hash (installer-contract.ts UV_VERSION).
+UV_VERSION = "0.13.8"
+UV_WHEEL_DIGESTS = (
+    "0ec33661a14e38dea8dfb18167d2a4a5c7fe3d476c62dd8eb6acf5f378727201",  # linux_armv6l
+    "0b3e8b1a4f5e405e31e2ff33de8af4744831e9f7338539671efbd8c3c94e791d",  # manylinux_2_17 aarch64, musllinux_1_1
+    "9cf0b7b12f13da6ab1c85694ab618d97a2bbd0c904cdea7f0172fb1dd768b9d5",  # manylinux_2_17 armv7l, musllinux_1_1
+    "86f1319f851e645bc295bb921e6be19beae7e69216c75ae809010ca7817393aa",  # manylinux_2_17 armv7l
+    "5ace7ec339798aca31be51a75fa7c1544fe84e02fadd17a9fa3324813bbaf237",  # manylinux_2_17 i686
+    "6999618363d03a0a085a9491db319e00b461dbda205db06ef1fd55dfcbf6472b",  # manylinux_2_17 ppc64le
+    "13050c64530a1ccfc223af0306a8152d41c0d36ea63bc19161221ca65dfe480a",  # manylinux_2_17 s390x
+    "e18a57b8b352eb7c8feb317b9f6f533c8f0ad9673fd6cf34bbe3cf1a9f6a8984",  # manylinux_2_17 x86_64
+    "5337c30bb893b4f9ce0ceb921ba2da0d13f649da644f40ad3bef84083bef0203",  # manylinux_2_28 aarch64
+    "bfcaada3989c7716ad4b58673cd1413fad4fdc6b2e446f9553db0ef18da20850",  # manylinux_2_31 riscv64, musllinux_1_1
+    "b26fe533dc6153787e40443b7d9428ed41349127bff36a954ec82c48be01ded9",  # manylinux_2_31 riscv64
+    "63d807451e63c8d21b1b33c945af16438ac9d8ffddc59b31ce69c692135891f5",  # musllinux_1_1 i686
+    "29451c60f5e8b07403e0a175d5229efc36b0289b34143ff4aaa499a5dd52553a",  # musllinux_1_1 x86_64
+)
+# An image's own uv is used from this version on: the options and variables below are all known to it.
+UV_MINIMUM_VERSION = (0, 8, 0)
+UV_VERSION_RE = re.compile(r"uv (\\d+)\\.(\\d+)\\.(\\d+)")
+# uv's summary lines: what it had to fetch or build ("Prepared"), and what it installed (from its cache or fetched).
+UV_PREPARED_RE = re.compile(r"^Prepared (\\d+) packages? in ")
+UV_INSTALLED_RE = re.compile(r"^Installed (\\d+) packages? in ")
+# uv's report of hash-checking failures.
+UV_MISMATCH_RE = re.compile(r"Hash mismatch for \`([^\`]+)\`")
+UV_DIGEST_RE = re.compile(r"^\\s+(sha256|sha384|sha512):([0-9a-f]+)\\s*$")
+UV_UNLOCKED_RE = re.compile(r"no trusted hash was provided for: (.*)$")
+UV_PINNED_RE = re.compile(r"all requirements must have their versions pinned with \`==\`, but found: (.*)$")
+# uv's dry run over the installed target: what would change means the locked set does not satisfy \`packages\`.
+UV_WOULD_CHANGE_RE = re.compile(r"^ [-+] \\S+")
+UV_NO_CHANGES = "Would make no changes"
+# Checked in this order, as FAILURE_PATTERNS for pip: uv says why on its console (\`error:\` and \`cause:\` lines).
+UV_FAILURE_PATTERNS = (
+    ("disk_full", re.compile(r"No space left on device|os error 28\\b|Disk quota exceeded|os error 122\\b")),
+    ("hash_mismatch", re.compile(r"Hash mismatch for")),
+    (
+        "invalid_input",
+        re.compile(r"Couldn't parse requirement|Failed to parse|Invalid requirement|Invalid hash digest|unexpected argument"),
+    ),
+    ("authentication", re.compile(r"\\b40[13] Unauthorized|\\b403 Forbidden|lack of valid authentication credentials")),
+    ("timeout", re.compile(r"[Tt]imed out")),
+    (
+        "network",
+        re.compile(
+            r"Failed to fetch|error sending request|tcp connect error|Connection refused|Connection reset|"
+            r"connection closed before message completed|dns error|failed to lookup address|Network is unreachable|"
+            r"No route to host|server error \\(5\\d\\d|invalid peer certificate|certificate verify failed|"
+            r"Failed to download|Request failed after"
+        ),
+    ),
+    ("package_not_found", re.compile(r"was not found in the package registry|not found in the provided package locations")),
+    (
+        "version_conflict",
+        re.compile(r"No solution found when resolving|requirements are unsatisfiable|there is no version of"),
+    ),
+)
+UV_LEVEL_PREFIX_RE = re.compile(r"^(?:error|cause|hint|warning): ")
 
 # prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, fd and ptrace of a non-dumpable process need CAP_SYS_PTRACE,
 # so code pip runs (an sdist's build backend, same uid) cannot read the credentials from the installer's environment
@@ -295,6 +361,9 @@ class Config:
         on_failure = env.get("KASPR_PACKAGES_ON_FAILURE", DEFAULT_ON_FAILURE) or DEFAULT_ON_FAILURE
         if on_failure not in ("block", "allow"):
             raise Failure("invalid_input", "KASPR_PACKAGES_ON_FAILURE must be block or allow")
+        self.installer = env.get("KASPR_PACKAGES_INSTALLER", "").strip() or "pip"
+        if self.installer not in INSTALLERS:
+            raise Failure("invalid_input", "KASPR_PACKAGES_INSTALLER must be pip, uv or auto")
         self.dir = env.get("KASPR_PACKAGES_DIR") or DEFAULT_DIR
         if not os.path.isabs(self.dir):
             raise Failure("invalid_input", "KASPR_PACKAGES_DIR must be an absolute path")
@@ -568,6 +637,9 @@ class Layout:
         self.lock = os.path.join(root, ".lock")
         self.staging = os.path.join(root, ".staging")
         self.pip_cache = os.path.join(root, ".pip-cache")
+        self.uv_cache = os.path.join(root, ".uv-cache")
+        self.tools = os.path.join(root, ".tools")
+        self.uv_tool = os.path.join(self.tools, "uv-" + UV_VERSION)
         self.pods = os.path.join(root, ".pods")
 
 
@@ -700,7 +772,8 @@ def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: fl
     timed_out = False
     finished = False
     try:
-        finished, timed_out = supervise(proc, args, timeout, scrub, console, diagnostics, log_read)
+        stdin = json.dumps(args).encode() + b"\\n"
+        finished, timed_out = supervise(proc, stdin, timeout, scrub, console, diagnostics, log_read)
     finally:
         if not finished:
             # The group leader is not reaped yet, so its process group id cannot have been reused.
@@ -714,14 +787,14 @@ def run_pip(cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: fl
 
 def supervise(
     proc: subprocess.Popen,
-    args: list[str],
+    stdin: bytes,
     timeout: float,
     scrub: Scrubber,
     console: deque,
     diagnostics: deque,
-    log_read: int,
+    log_read: int | None,
 ) -> tuple[bool, bool]:
-    """Feeds pip its arguments, streams its output, waits; returns (finished, timed out)."""
+    """Feeds the process its stdin (pip's arguments), streams its output, waits; returns (finished, timed out)."""
 
     def pump_console() -> None:
         assert proc.stdout is not None
@@ -731,6 +804,8 @@ def supervise(
             console.append(line)
 
     def pump_log() -> None:
+        if log_read is None:
+            return
         with os.fdopen(log_read, "rb") as log:
             for raw in log:
                 line = scrub(raw.decode("utf-8", "replace").rstrip())
@@ -742,7 +817,7 @@ def supervise(
         reader.start()
     assert proc.stdin is not None
     try:
-        proc.stdin.write(json.dumps(args).encode() + b"\\n")
+        proc.stdin.write(stdin)
         proc.stdin.close()
     except BrokenPipeError:
         pass
@@ -753,6 +828,257 @@ def supervise(
     for reader in readers:
         reader.join(timeout=5)
     return True, False
+
+
+def uv_version(binary: str) -> tuple[int, int, int] | None:
+    """The version \`binary --version\` reports, or None when it is not a uv that runs here."""
+    try:
+        output = subprocess.run(
+            [binary, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"}
+        ).stdout.decode("ascii", "replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = UV_VERSION_RE.match(output.strip())
+    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]
+
+
+def image_uv(env: dict[str, str]) -> str | None:
+    """The image's own uv (on its PATH), when it is recent enough for the options the installer gives it."""
+    found = shutil.which("uv", path=env.get("PATH", os.defpath))
+    if found is None:
+        return None
+    version = uv_version(found)
+    if version is None or version < UV_MINIMUM_VERSION:
+        say("the image's %s is not uv %d.%d.%d or newer; not using it" % ((found,) + UV_MINIMUM_VERSION))
+        return None
+    return found
+
+
+def uv_environment(cfg: Config, env: dict[str, str], tmp_dir: str) -> dict[str, str]:
+    """
+    uv's environment: nothing of the image's uv, pip or kasprop settings (the spec alone decides where packages come
+    from), its home, config and data directories under the attempt's temporary directory (on the volume, removed after
+    the attempt), no retries of its own (ours are countable), and the index URL with the credentials: uv reads no
+    arguments from stdin, and an argv is world-readable, an environment only by the same user.
+    """
+    dropped = ("PIP_", "UV_", "KASPR_PACKAGES_", "VIRTUAL_ENV", "CONDA_PREFIX", "XDG_")
+    clean = {k: v for k, v in env.items() if not k.startswith(dropped)}
+    clean.update(
+        {
+            "HOME": tmp_dir,
+            "XDG_CONFIG_HOME": os.path.join(tmp_dir, "config"),
+            "XDG_DATA_HOME": os.path.join(tmp_dir, "data"),
+            "XDG_CACHE_HOME": os.path.join(tmp_dir, "cache"),
+            "TMPDIR": tmp_dir,
+            "UV_NO_CONFIG": "1",
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_HTTP_RETRIES": "0",
+            "UV_HTTP_TIMEOUT": str(max(1, min(cfg.timeout, PIP_SOCKET_TIMEOUT_MAX_SECONDS))),
+            "UV_KEYRING_PROVIDER": "disabled",
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if cfg.index_url:
+        clean["UV_DEFAULT_INDEX"] = cfg.pip_index_url()
+    return clean
+
+
+def uv_arguments(cfg: Config, paths: dict[str, str], dry_run: bool = False) -> list[str]:
+    """\`uv pip install\` into the target with the image's python3 and the same inputs as pip_arguments (no secret)."""
+    args = [
+        "pip",
+        "install",
+        "--target",
+        paths["site"],
+        "--requirement",
+        paths["requirements"],
+        "--python",
+        sys.executable,
+        "--no-config",
+        "--no-progress",
+        "--color",
+        "never",
+        "--no-python-downloads",
+        # pip's way with several indexes (the best version from any of them), so both installers resolve alike.
+        "--index-strategy",
+        "unsafe-best-match",
+        "--cache-dir",
+        paths["cache"],
+    ]
+    if dry_run:
+        # The check of \`packages\` against what a locked install put in the target: no network, nothing written.
+        return args + ["--dry-run", "--offline", "--no-deps"]
+    # pip compiles what it installs; the main container mounts the target read-only, so it could not.
+    args.append("--compile-bytecode")
+    if cfg.locked:
+        # uv refuses a constraint that is not \`==\` in hash-checking mode: \`packages\` is checked after the install
+        # instead (Installer.check_lock_satisfies), against what was installed, by uv's own resolver, offline.
+        args.append("--require-hashes")
+    for url in cfg.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for host in cfg.trusted_hosts:
+        args += ["--allow-insecure-host", host]
+    if cfg.has_credentials:
+        # uv runs build backends (a source distribution's code) as this user, which may read uv's environment, and
+        # so the password. With credentials only wheels are installed: no package code runs during the install.
+        args.append("--no-build")
+    return args
+
+
+def run_uv(uv: str, args: list[str], paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber) -> PipRun:
+    """One uv run, supervised like pip's: own process group, killed whole on timeout, output scrubbed as it streams."""
+    console: deque[str] = deque(maxlen=500)
+    proc = subprocess.Popen(
+        [uv] + args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=paths["work"],
+        start_new_session=True,
+    )
+    finished = False
+    timed_out = False
+    try:
+        finished, timed_out = supervise(proc, b"", timeout, scrub, console, deque(), None)
+    finally:
+        if not finished:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    return PipRun(proc.returncode, timed_out, list(console), [])
+
+
+def uv_counts(console: list[str]) -> dict[str, int]:
+    """fromStore and downloaded from uv's summary: what it prepared was fetched (or built), the rest came from its cache."""
+    prepared = installed = None
+    for line in console:
+        match = UV_PREPARED_RE.match(line)
+        if match is not None:
+            prepared = int(match.group(1))
+        match = UV_INSTALLED_RE.match(line)
+        if match is not None:
+            installed = int(match.group(1))
+    if installed is None:
+        return {}
+    downloaded = min(prepared or 0, installed)
+    return {"fromStore": installed - downloaded, "downloaded": downloaded}
+
+
+def uv_warnings(console: list[str]) -> list[str]:
+    found = []
+    for line in console:
+        if line.startswith("warning:"):
+            warning = shorten(line[len("warning:") :].strip(), MAX_WARNING_CHARS)
+            if warning not in found:
+                found.append(warning)
+    return found[:MAX_WARNINGS]
+
+
+def uv_hash_check_failure(console: list[str], locked: bool) -> Failure | None:
+    """uv's hash-checking report as the same failures as pip's (hash_check_failure), or None."""
+    for position, line in enumerate(console):
+        mismatch = UV_MISMATCH_RE.search(line)
+        if mismatch is not None:
+            expected, computed, section = [], [], None
+            for detail in console[position + 1 :]:
+                if detail.strip() in ("Expected:", "Computed:"):
+                    section = expected if detail.strip() == "Expected:" else computed
+                    continue
+                digest = UV_DIGEST_RE.match(detail)
+                if digest is not None and section is not None:
+                    section.append("%s:%s" % digest.groups())
+                elif detail.strip() and section is not None:
+                    break
+            got = computed[0] if computed else ""
+            source = "packagesWithHashes" if locked else "the index's listing"
+            others = " or %d other(s)" % (len(expected) - 1) if len(expected) > 1 else ""
+            return Failure(
+                "hash_mismatch",
+                "%s has %s, not the digest in %s (%s%s); the index serves other bytes than were locked"
+                % (mismatch.group(1), got or "another digest", source, expected[0] if expected else "?", others),
+            )
+        unlocked = UV_UNLOCKED_RE.search(line) or UV_PINNED_RE.search(line)
+        if unlocked is not None and locked:
+            names = [normalized_name(n.strip("\` ")) for n in unlocked.group(1).split(",") if n.strip("\` ")]
+            return Failure(
+                "invalid_input",
+                "packagesWithHashes does not lock %s: a hash-checked install needs every dependency pinned with its "
+                "digests; lock again with \`kasprop lock -f FILE\`" % ", ".join("'%s'" % n for n in names),
+            )
+    return None
+
+
+def classify_uv_failure(lines: list[str], timed_out: bool) -> tuple[str, str]:
+    """The error type and the line that shows it, from uv's console (its \`error:\`, \`cause:\` and \`hint:\` lines)."""
+    if timed_out:
+        return "timeout", "uv ran out of its time for one attempt and was stopped"
+    stripped = [line.strip() for line in lines if line.strip()]
+    for error_type, pattern in UV_FAILURE_PATTERNS:
+        for line in stripped:
+            if pattern.search(line):
+                return error_type, UV_LEVEL_PREFIX_RE.sub("", line)
+    errors = [line for line in stripped if line.startswith("error:")]
+    if errors:
+        return "unknown", UV_LEVEL_PREFIX_RE.sub("", errors[0])
+    return "unknown", UV_LEVEL_PREFIX_RE.sub("", stripped[-1]) if stripped else "uv failed without output"
+
+
+def prune_uv_cache(root: str, limit: int) -> int:
+    """
+    Like prune_directory, but an unpacked wheel in uv's cache (a directory of its archive bucket) goes as a whole: uv
+    links the files of an archive it finds into the target, so an archive missing some files must never be left.
+    Returns the bytes freed.
+    """
+    units = []
+    total = 0
+    for directory, subdirectories, names in os.walk(root):
+        if UV_CACHE_BUCKET_RE.fullmatch(os.path.basename(directory)):
+            for name in subdirectories:
+                path = os.path.join(directory, name)
+                size, newest = tree_size(path)
+                units.append((newest, size, path))
+                total += size
+            subdirectories[:] = []
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            units.append((info.st_mtime_ns, info.st_size, path))
+            total += info.st_size
+    freed = 0
+    for _, size, path in sorted(units):
+        if total - freed <= limit:
+            break
+        if os.path.isdir(path) and not os.path.islink(path):
+            # Renamed first, so that uv never sees the archive half deleted.
+            doomed = path + ".pruned"
+            os.rename(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+        else:
+            remove_path(path)
+        freed += size
+    return freed
+
+
+def tree_size(root: str) -> tuple[int, int]:
+    """Bytes of the files under root, and the newest modification time among them and root."""
+    size = 0
+    newest = os.lstat(root).st_mtime_ns
+    for directory, _, names in os.walk(root):
+        for name in names:
+            try:
+                info = os.lstat(os.path.join(directory, name))
+            except FileNotFoundError:
+                continue
+            size += info.st_size
+            newest = max(newest, info.st_mtime_ns)
+    return size, newest
 
 
 def normalized_name(name: str) -> str:
@@ -1141,7 +1467,7 @@ class Installer:
         # We hold the lock: whatever is in staging belongs to an installer that died, and an unmarked hash directory
         # is one whose marker was never written. Anything but a real directory at these paths was planted: replaced,
         # never followed.
-        for directory in (layout.envs, layout.staging, layout.pip_cache, layout.pods):
+        for directory in (layout.envs, layout.staging, layout.pip_cache, layout.uv_cache, layout.tools, layout.pods):
             ensure_directory(directory)
         record_pod(layout, self.pod)
         if cfg.has_credentials:
@@ -1157,11 +1483,10 @@ class Installer:
             count = "%d locked distribution(s), hash-checked," % len(cfg.locked)
         else:
             count = "%d requirement(s)" % len(cfg.requirements)
-        say("installing %s for %s from %s%s" % (count, cfg.hash, index, credentials))
-        if importlib.util.find_spec("pip") is None:
-            raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
         try:
             os.makedirs(work)
+            uv = self.choose_uv(work)
+            say("installing %s for %s from %s%s with %s" % (count, cfg.hash, index, credentials, "uv" if uv else "pip"))
             requirements_file = os.path.join(work, "requirements.txt")
             with open(requirements_file, "w", encoding="utf-8") as handle:
                 handle.write("\\n".join(cfg.locked or cfg.requirements) + "\\n")
@@ -1169,7 +1494,9 @@ class Installer:
                 # The loose requirements still say what the user asked for: pip checks that the lock satisfies them.
                 with open(os.path.join(work, "constraints.txt"), "w", encoding="utf-8") as handle:
                     handle.write("".join(constraint_line(line) + "\\n" for line in cfg.requirements))
-            site, warnings = self.pip_with_retries(work, requirements_file)
+            site, warnings, counts = self.install_with_retries(work, requirements_file, cfg, uv)
+            if uv is not None and cfg.locked and cfg.requirements:
+                self.check_lock_satisfies(uv, work, site)
             installed = installed_distributions(site)
             missing = missing_projects(cfg.requirements, installed)
             if missing:
@@ -1180,11 +1507,12 @@ class Installer:
                 )
             duration = round(time.monotonic() - self.install_started, 3)
             finished = time.time()
-            self.publish(site, installed, warnings, duration, finished)
+            self.publish(site, installed, warnings, duration, finished, counts)
         finally:
             remove_path(work)
             self.prune_cache()
-        say("installed %d distribution(s) in %.1fs: %s" % (len(installed), duration, ", ".join(installed)))
+        reuse = " (%(fromStore)d from the cache, %(downloaded)d downloaded)" % counts if counts else ""
+        say("installed %d distribution(s) in %.1fs%s: %s" % (len(installed), duration, reuse, ", ".join(installed)))
         try:
             self.collect_garbage()
         except OSError as exc:
@@ -1201,6 +1529,88 @@ class Installer:
             attempts=self.attempts,
             warnings=warnings,
             hashVerified=bool(cfg.locked),
+            **counts,
+        )
+
+    def choose_uv(self, work: str) -> str | None:
+        """The uv binary to install with, or None for pip, as KASPR_PACKAGES_INSTALLER asks (see INSTALLERS)."""
+        choice = self.cfg.installer
+        if choice == "pip":
+            return self.require_pip()
+        found = image_uv(self.env)
+        if found is not None:
+            return found
+        if choice == "auto":
+            say("installer auto: the image has no uv, so pip installs")
+            return self.require_pip()
+        return self.volume_uv(work)
+
+    def require_pip(self) -> None:
+        if importlib.util.find_spec("pip") is None:
+            raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
+        return None
+
+    def volume_uv(self, work: str) -> str:
+        """
+        uv UV_VERSION from the volume's \`.tools/\`, installed there first when missing: by pip, from the spec's index
+        (its credentials and trusted hosts too), in hash-checking mode against UV_WHEEL_DIGESTS. Other versions there
+        were put by other installer releases and are removed.
+        """
+        layout = self.layout
+        binary = os.path.join(layout.uv_tool, "bin", "uv")
+        for name in os.listdir(layout.tools):
+            if name != os.path.basename(layout.uv_tool):
+                remove_path(os.path.join(layout.tools, name))
+        if stat.S_ISREG(lstat_mode(binary)) and uv_version(binary) is not None:
+            return binary
+        remove_path(layout.uv_tool)
+        self.require_pip()
+        say("the image has no uv: installing uv %s into the volume with pip, hash-checked" % UV_VERSION)
+        tool_work = os.path.join(work, "uv-tool")
+        os.makedirs(tool_work)
+        requirements_file = os.path.join(tool_work, "requirements.txt")
+        with open(requirements_file, "w", encoding="utf-8") as handle:
+            handle.write("uv==%s %s\\n" % (UV_VERSION, " ".join("--hash=sha256:" + d for d in UV_WHEEL_DIGESTS)))
+        open(os.path.join(tool_work, "constraints.txt"), "w").close()
+        tool_cfg = copy.copy(self.cfg)
+        tool_cfg.locked = ["uv==" + UV_VERSION]
+        tool_cfg.requirements = []
+        try:
+            site, _, _ = self.install_with_retries(tool_work, requirements_file, tool_cfg, None)
+        except Failure as failure:
+            raise Failure(failure.error_type, "installing uv %s failed: %s" % (UV_VERSION, failure.message))
+        # The packages' attempts are counted from here.
+        self.attempts = 0
+        fsync_tree(site)
+        os.rename(site, layout.uv_tool)
+        fsync_path(layout.tools)
+        if uv_version(binary) is None:
+            remove_path(layout.uv_tool)
+            raise Failure("unknown", "the uv %s installed from the index does not run on this platform" % UV_VERSION)
+        return binary
+
+    def check_lock_satisfies(self, uv: str, work: str, site: str) -> None:
+        """
+        With a lock, \`packages\` must be satisfied by what was installed (pip checks it as constraints, which uv refuses
+        in hash-checking mode): uv's dry run over the target, offline, must find nothing to change.
+        """
+        constraints = os.path.join(work, "packages.txt")
+        with open(constraints, "w", encoding="utf-8") as handle:
+            handle.write("".join(constraint_line(line) + "\\n" for line in self.cfg.requirements))
+        paths = {"work": work, "site": site, "requirements": constraints, "cache": self.layout.uv_cache}
+        tmp = os.path.join(work, "tmp")
+        remove_path(tmp)
+        os.makedirs(tmp)
+        args = uv_arguments(self.cfg, paths, dry_run=True)
+        remaining = max(1.0, self.deadline - time.monotonic())
+        run = run_uv(uv, args, paths, uv_environment(self.cfg, self.env, tmp), min(self.cfg.timeout, remaining), self.scrub)
+        if run.returncode == 0 and not run.timed_out and any(UV_NO_CHANGES in line for line in run.console):
+            return
+        changes = [line.strip() for line in run.console if UV_WOULD_CHANGE_RE.match(line)]
+        evidence = ", ".join(changes) or classify_uv_failure(run.console, run.timed_out)[1]
+        raise Failure(
+            "version_conflict",
+            shorten(self.scrub("the locked set does not satisfy packages (%s); lock again with \`kasprop lock -f FILE\`" % evidence), MAX_ERROR_CHARS),
         )
 
     def credential_warnings(self, run: PipRun) -> list[str]:
@@ -1222,8 +1632,10 @@ class Installer:
             )
         return warnings
 
-    def pip_with_retries(self, work: str, requirements_file: str) -> tuple[str, list[str]]:
-        cfg = self.cfg
+    def install_with_retries(
+        self, work: str, requirements_file: str, cfg: Config, uv: str | None
+    ) -> tuple[str, list[str], dict[str, int]]:
+        """pip, or uv when given, until it succeeds or fails for good; the target, warnings and uv's counts."""
         total = cfg.retries + 1
         while True:
             remaining = self.deadline - time.monotonic()
@@ -1236,19 +1648,29 @@ class Installer:
             remove_path(tmp)
             os.makedirs(site)
             os.makedirs(tmp)
-            say("attempt %d/%d: pip install" % (self.attempts, total))
-            paths = {"work": work, "site": site, "requirements": requirements_file, "cache": self.layout.pip_cache}
+            tool = "uv" if uv else "pip"
+            say("attempt %d/%d: %s install" % (self.attempts, total, tool))
+            cache = self.layout.uv_cache if uv else self.layout.pip_cache
+            paths = {"work": work, "site": site, "requirements": requirements_file, "cache": cache}
             paths["constraints"] = os.path.join(work, "constraints.txt")
             limit = min(cfg.timeout, remaining)
-            run = run_pip(cfg, paths, pip_environment(self.env, tmp), limit, self.scrub)
+            if uv is None:
+                run = run_pip(cfg, paths, pip_environment(self.env, tmp), limit, self.scrub)
+            else:
+                env = uv_environment(cfg, self.env, tmp)
+                run = run_uv(uv, uv_arguments(cfg, paths), paths, env, limit, self.scrub)
             if run.returncode == 0 and not run.timed_out:
-                return site, pip_warnings(run.console) + self.credential_warnings(run)
-            hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(cfg.locked))
+                if uv is None:
+                    return site, pip_warnings(run.console) + self.credential_warnings(run), {}
+                return site, uv_warnings(run.console) + self.credential_warnings(run), uv_counts(run.console)
+            check = uv_hash_check_failure if uv else hash_check_failure
+            hash_failure = None if run.timed_out else check(run.console, bool(cfg.locked))
             if hash_failure is not None:
                 raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
-            error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
+            classify = classify_uv_failure if uv else classify_pip_failure
+            error_type, evidence = classify(run.console + run.diagnostics, run.timed_out)
             if run.timed_out:
-                evidence = "pip did not finish within %.0fs and was stopped" % limit
+                evidence = "%s did not finish within %.0fs and was stopped" % (tool, limit)
             message = shorten(self.scrub(evidence.replace(requirements_file, "requirements.txt")), MAX_ERROR_CHARS)
             pause = backoff_seconds(self.attempts)
             if error_type not in RETRYABLE or self.attempts >= total:
@@ -1258,7 +1680,9 @@ class Installer:
             say("attempt %d failed (%s): %s; retrying in %.1fs" % (self.attempts, error_type, message, pause))
             time.sleep(pause)
 
-    def publish(self, site: str, installed: list[str], warnings: list[str], duration: float, finished: float) -> None:
+    def publish(
+        self, site: str, installed: list[str], warnings: list[str], duration: float, finished: float, counts: dict
+    ) -> None:
         layout = self.layout
         cfg = self.cfg
         marker = {
@@ -1274,6 +1698,7 @@ class Installer:
             "warnings": warnings,
             "hashVerified": bool(cfg.locked),
         }
+        marker.update(counts)
         fsync_tree(site)
         os.rename(site, layout.hash_dir)
         fsync_path(layout.envs)
@@ -1319,6 +1744,7 @@ class Installer:
             volume = os.statvfs(self.layout.root)
             limit = min(CACHE_MAX_BYTES, volume.f_blocks * volume.f_frsize // CACHE_VOLUME_SHARE)
             prune_directory(self.layout.pip_cache, limit)
+            prune_uv_cache(self.layout.uv_cache, limit)
         except OSError as exc:
             say("could not prune the pip cache: %s" % exc)
 
