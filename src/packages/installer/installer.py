@@ -182,7 +182,10 @@ UV_FAILURE_PATTERNS = (
     ("hash_mismatch", re.compile(r"Hash mismatch for")),
     (
         "invalid_input",
-        re.compile(r"Couldn't parse requirement|Failed to parse|Invalid requirement|Invalid hash digest|unexpected argument"),
+        re.compile(
+            r"Couldn't parse requirement|Failed to parse|Invalid requirement|Invalid hash digest|unexpected argument|"
+            r"or the start of a requirement"
+        ),
     ),
     ("authentication", re.compile(r"\b40[13] Unauthorized|\b403 Forbidden|lack of valid authentication credentials")),
     ("timeout", re.compile(r"[Tt]imed out")),
@@ -198,10 +201,16 @@ UV_FAILURE_PATTERNS = (
     ("package_not_found", re.compile(r"was not found in the package registry|not found in the provided package locations")),
     (
         "version_conflict",
-        re.compile(r"No solution found when resolving|requirements are unsatisfiable|there is no version of"),
+        re.compile(
+            r"requirements are unsatisfiable|are incompatible|there is no version of|No solution found when resolving"
+        ),
     ),
 )
 UV_LEVEL_PREFIX_RE = re.compile(r"^(?:error|cause|hint|warning): ")
+# uv's log (`-v`) on its console: kept for classification like pip's debug log, not shown. uv's console alone says
+# "not found" where its log says the index answered 401.
+UV_LOG_LINE_RE = re.compile(r"^(?:TRACE|DEBUG|INFO|WARN) ")
+UV_DIAGNOSTIC_RE = re.compile(DIAGNOSTIC_RE.pattern + r"|failure|\b[45]\d\d [A-Z]")
 
 # prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, fd and ptrace of a non-dumpable process need CAP_SYS_PTRACE,
 # so code pip runs (an sdist's build backend, same uid) cannot read the credentials from the installer's environment
@@ -749,12 +758,19 @@ def supervise(
     diagnostics: deque,
     log_read: int | None,
 ) -> tuple[bool, bool]:
-    """Feeds the process its stdin (pip's arguments), streams its output, waits; returns (finished, timed out)."""
+    """
+    Feeds the process its stdin (pip's arguments), streams its output, waits; returns (finished, timed out). Without
+    a log pipe (uv), the log lines on the console are the diagnostics.
+    """
 
     def pump_console() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = scrub(raw.decode("utf-8", "replace").rstrip())
+            if log_read is None and UV_LOG_LINE_RE.match(line):
+                if UV_DIAGNOSTIC_RE.search(line):
+                    diagnostics.append(UV_LOG_LINE_RE.sub("", line))
+                continue
             print("  | " + line, flush=True)
             console.append(line)
 
@@ -812,9 +828,8 @@ def image_uv(env: dict[str, str]) -> str | None:
 def uv_environment(cfg: Config, env: dict[str, str], tmp_dir: str) -> dict[str, str]:
     """
     uv's environment: nothing of the image's uv, pip or kasprop settings (the spec alone decides where packages come
-    from), its home, config and data directories under the attempt's temporary directory (on the volume, removed after
-    the attempt), no retries of its own (ours are countable), and the index URL with the credentials: uv reads no
-    arguments from stdin, and an argv is world-readable, an environment only by the same user.
+    from, and no secret is in it), its home, config and data directories under the attempt's temporary directory (on
+    the volume, removed after the attempt), and no retries of its own (ours are countable).
     """
     dropped = ("PIP_", "UV_", "KASPR_PACKAGES_", "VIRTUAL_ENV", "CONDA_PREFIX", "XDG_")
     clean = {k: v for k, v in env.items() if not k.startswith(dropped)}
@@ -830,17 +845,21 @@ def uv_environment(cfg: Config, env: dict[str, str], tmp_dir: str) -> dict[str, 
             "UV_HTTP_RETRIES": "0",
             "UV_HTTP_TIMEOUT": str(max(1, min(cfg.timeout, PIP_SOCKET_TIMEOUT_MAX_SECONDS))),
             "UV_KEYRING_PROVIDER": "disabled",
+            # With --verbose: uv's debug log, and its HTTP client's answers (a 401 that unsafe-best-match passes over
+            # as "not found" is only in those).
+            "RUST_LOG": "uv=debug,uv_client=trace",
             "NO_COLOR": "1",
             "PYTHONUNBUFFERED": "1",
         }
     )
-    if cfg.index_url:
-        clean["UV_DEFAULT_INDEX"] = cfg.pip_index_url()
     return clean
 
 
-def uv_arguments(cfg: Config, paths: dict[str, str], dry_run: bool = False) -> list[str]:
-    """`uv pip install` into the target with the image's python3 and the same inputs as pip_arguments (no secret)."""
+def uv_arguments(cfg: Config, paths: dict[str, str], index_file: str | None, dry_run: bool = False) -> list[str]:
+    """
+    `uv pip install` into the target with the image's python3 and the same inputs as pip_arguments. The index URL,
+    which may carry the credentials, is in index_file (a pipe, see run_uv), never in the arguments.
+    """
     args = [
         "pip",
         "install",
@@ -861,6 +880,8 @@ def uv_arguments(cfg: Config, paths: dict[str, str], dry_run: bool = False) -> l
         "--cache-dir",
         paths["cache"],
     ]
+    if index_file is not None:
+        args += ["--requirement", index_file]
     if dry_run:
         # The check of `packages` against what a locked install put in the target: no network, nothing written.
         return args + ["--dry-run", "--offline", "--no-deps"]
@@ -881,22 +902,43 @@ def uv_arguments(cfg: Config, paths: dict[str, str], dry_run: bool = False) -> l
     return args
 
 
-def run_uv(uv: str, args: list[str], paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber) -> PipRun:
-    """One uv run, supervised like pip's: own process group, killed whole on timeout, output scrubbed as it streams."""
+def run_uv(
+    uv: str, cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber, dry_run: bool = False
+) -> PipRun:
+    """
+    One uv run, supervised like pip's: own process group, killed whole on timeout, output scrubbed as it streams.
+    uv reads no arguments from stdin, an argv is world-readable and a file on the volume outlives the run, so the
+    index URL with the credentials reaches uv as a requirements file that is a pipe (`--index-url URL`, one line, far
+    below a pipe's buffer, so written before uv starts).
+    """
     console: deque[str] = deque(maxlen=500)
-    proc = subprocess.Popen(
-        [uv] + args,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=paths["work"],
-        start_new_session=True,
-    )
+    index_read = None
+    if cfg.index_url:
+        index_read, index_write = os.pipe()
+        try:
+            os.write(index_write, ("--index-url %s\n" % cfg.pip_index_url()).encode())
+        finally:
+            os.close(index_write)
+    try:
+        index_file = None if index_read is None else "/proc/self/fd/%d" % index_read
+        proc = subprocess.Popen(
+            [uv, "--verbose"] + uv_arguments(cfg, paths, index_file, dry_run),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=paths["work"],
+            pass_fds=() if index_read is None else (index_read,),
+            start_new_session=True,
+        )
+    finally:
+        if index_read is not None:
+            os.close(index_read)
+    diagnostics: deque[str] = deque(maxlen=500)
     finished = False
     timed_out = False
     try:
-        finished, timed_out = supervise(proc, b"", timeout, scrub, console, deque(), None)
+        finished, timed_out = supervise(proc, b"", timeout, scrub, console, diagnostics, None)
     finally:
         if not finished:
             try:
@@ -904,7 +946,7 @@ def run_uv(uv: str, args: list[str], paths: dict[str, str], env: dict[str, str],
             except ProcessLookupError:
                 pass
             proc.wait()
-    return PipRun(proc.returncode, timed_out, list(console), [])
+    return PipRun(proc.returncode, timed_out, list(console), list(diagnostics))
 
 
 def uv_counts(console: list[str]) -> dict[str, int]:
@@ -926,7 +968,8 @@ def uv_counts(console: list[str]) -> dict[str, int]:
 def uv_warnings(console: list[str]) -> list[str]:
     found = []
     for line in console:
-        if line.startswith("warning:"):
+        # The index's requirements file holds an option only, which uv remarks on.
+        if line.startswith("warning:") and "does not contain any dependencies" not in line:
             warning = shorten(line[len("warning:") :].strip(), MAX_WARNING_CHARS)
             if warning not in found:
                 found.append(warning)
@@ -971,9 +1014,20 @@ def classify_uv_failure(lines: list[str], timed_out: bool) -> tuple[str, str]:
     """The error type and the line that shows it, from uv's console (its `error:`, `cause:` and `hint:` lines)."""
     if timed_out:
         return "timeout", "uv ran out of its time for one attempt and was stopped"
-    stripped = [line.strip() for line in lines if line.strip()]
+    stripped = []
+    for line in lines:
+        # A message continued on indented lines (a long `cause:`) is one line.
+        if stripped and line.startswith(" ") and line.strip() and not UV_LEVEL_PREFIX_RE.match(line.strip()):
+            if stripped[-1].startswith("cause:"):
+                stripped[-1] += " " + line.strip()
+                continue
+        if line.strip():
+            stripped.append(line.strip())
+    # uv's `cause:` chain goes from the general to the particular: the innermost cause is the best evidence.
+    causes = [line for line in stripped if line.startswith("cause:")]
+    ordered = causes[::-1] + [line for line in stripped if not line.startswith("cause:")]
     for error_type, pattern in UV_FAILURE_PATTERNS:
-        for line in stripped:
+        for line in ordered:
             if pattern.search(line):
                 return error_type, UV_LEVEL_PREFIX_RE.sub("", line)
     errors = [line for line in stripped if line.startswith("error:")]
@@ -1556,9 +1610,9 @@ class Installer:
         tmp = os.path.join(work, "tmp")
         remove_path(tmp)
         os.makedirs(tmp)
-        args = uv_arguments(self.cfg, paths, dry_run=True)
         remaining = max(1.0, self.deadline - time.monotonic())
-        run = run_uv(uv, args, paths, uv_environment(self.cfg, self.env, tmp), min(self.cfg.timeout, remaining), self.scrub)
+        env = uv_environment(self.cfg, self.env, tmp)
+        run = run_uv(uv, self.cfg, paths, env, min(self.cfg.timeout, remaining), self.scrub, dry_run=True)
         if run.returncode == 0 and not run.timed_out and any(UV_NO_CHANGES in line for line in run.console):
             return
         changes = [line.strip() for line in run.console if UV_WOULD_CHANGE_RE.match(line)]
@@ -1613,7 +1667,7 @@ class Installer:
                 run = run_pip(cfg, paths, pip_environment(self.env, tmp), limit, self.scrub)
             else:
                 env = uv_environment(cfg, self.env, tmp)
-                run = run_uv(uv, uv_arguments(cfg, paths), paths, env, limit, self.scrub)
+                run = run_uv(uv, cfg, paths, env, limit, self.scrub)
             if run.returncode == 0 and not run.timed_out:
                 if uv is None:
                     return site, pip_warnings(run.console) + self.credential_warnings(run), {}
