@@ -4,6 +4,7 @@
 export const defaults = {
   replicas: 1,
   pythonPackages: {
+    installer: 'pip',
     cache: {
       enabled: true,
       size: '256Mi',

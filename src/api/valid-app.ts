@@ -4,7 +4,7 @@
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import { lockedLines } from '../packages/locked-packages.ts';
 import type { Requirement } from '../packages/requirement.ts';
-import type { OnFailure } from '../packages/installer-contract.ts';
+import type { OnFailure, PackageInstaller } from '../packages/installer-contract.ts';
 import { defaults } from './defaults.ts';
 import type { KasprApp, PythonPackagesCache, PythonPackagesSpec } from './types.ts';
 import { defaultKasprVersion, findKasprVersion } from './versions.ts';
@@ -30,6 +30,8 @@ export interface ValidPythonPackages {
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls: readonly string[];
   readonly trustedHosts: readonly string[];
+  /** `installer`, defaulted: which program installs (installer-contract.ts PACKAGE_INSTALLERS). */
+  readonly installer: PackageInstaller;
   readonly credentials?: { readonly secretName: string; readonly usernameKey: string; readonly passwordKey: string };
   readonly cache: {
     readonly enabled: boolean;
@@ -70,6 +72,7 @@ function validPackages(spec: PythonPackagesSpec, requirements: readonly Requirem
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],
+    installer: spec.installer ?? d.installer,
     ...(secretRef !== undefined && {
       credentials: {
         secretName: secretRef.name,

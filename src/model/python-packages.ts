@@ -133,6 +133,8 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
   if (plan.indexUrl !== undefined) env.push(value(INSTALLER_ENV.indexUrl, plan.indexUrl));
   if (plan.extraIndexUrls.length > 0) env.push(value(INSTALLER_ENV.extraIndexUrls, plan.extraIndexUrls.join('\n')));
   if (plan.trustedHosts.length > 0) env.push(value(INSTALLER_ENV.trustedHosts, plan.trustedHosts.join('\n')));
+  // Only when not the default, so that the pod template of every app installed by pip stays as it was.
+  if (plan.installer !== 'pip') env.push(value(INSTALLER_ENV.installer, plan.installer));
   if (plan.credentials !== undefined) {
     const { secretName, usernameKey, passwordKey } = plan.credentials;
     env.push(

@@ -31,6 +31,11 @@ export interface WheelIndexOptions extends Partial<WheelIndexBehaviour> {
   /** A `Vary` header for every cacheable answer, e.g. `Authorization` (pip's HTTP cache then stores that header). */
   readonly vary?: string;
   /**
+   * Whether answers carry `Cache-Control` (default true). Without, like the public registry path measured in issue 16
+   * and many private indexes, pip's HTTP cache stores nothing.
+   */
+  readonly cacheHeaders?: boolean;
+  /**
    * The address pip reaches the index at, default 127.0.0.1. Any other address (a real node's pod gateway) makes
    * the index listen on every address of the run's private network namespace, where only the run's pods see it.
    */
@@ -124,7 +129,7 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
       request.outcome = status;
       res.statusCode = status;
       res.setHeader('Content-Type', type);
-      if (cache !== undefined && status === 200) res.setHeader('Cache-Control', cache);
+      if (cache !== undefined && status === 200 && options.cacheHeaders !== false) res.setHeader('Cache-Control', cache);
       if (options.vary !== undefined && status === 200) res.setHeader('Vary', options.vary);
       res.end(request.method === 'HEAD' ? undefined : body);
     }

@@ -54,6 +54,7 @@ describe('the KasprApp CRD', () => {
     const described: [path: string, value: string][] = [
       ['spec.replicas', `Defaults to ${defaults.replicas}.`],
       ['spec.storage.deleteClaim', `Defaults to ${String(defaults.storage.deleteClaim)}.`],
+      ['spec.pythonPackages.installer', `Defaults to ${defaults.pythonPackages.installer}.`],
       ['spec.pythonPackages.cache.enabled', `Defaults to ${String(defaults.pythonPackages.cache.enabled)}.`],
       ['spec.pythonPackages.cache.size', `Defaults to ${defaults.pythonPackages.cache.size}.`],
       ['spec.pythonPackages.cache.accessMode', `Defaults to ${defaults.pythonPackages.cache.accessMode}.`],

@@ -224,6 +224,8 @@ export interface PythonPackagesSpec {
   packages?: string[];
   /** The locked set (`kasprop lock` writes it): every distribution to install, dependencies included, pinned to one version with the digests of the files pip may pick. pip then runs in hash-checking mode: a file whose digest is not listed fails the install, and a dependency missing from this list is refused. */
   packagesWithHashes?: PackageWithHashes[];
+  /** The program that installs: `pip`, `uv` (the image's uv 0.8 or newer, else uv 0.13.8 installed once into the cache volume by pip from `indexUrl`, hash-checked), or `auto` (uv when the image has it, else pip). Same inputs, layout, result and errors either way. Defaults to pip. */
+  installer?: 'pip' | 'uv' | 'auto';
   /** Refuse the spec unless it carries `packagesWithHashes`, so no install runs unverified. Defaults to false. */
   requireHashes?: boolean;
   /** The package index (http or https). Defaults to PyPI; the image's own pip configuration is not used. */

@@ -165,9 +165,11 @@ UV_WHEEL_DIGESTS = (
 # An image's own uv is used from this version on: the options and variables below are all known to it.
 UV_MINIMUM_VERSION = (0, 8, 0)
 UV_VERSION_RE = re.compile(r"uv (\d+)\.(\d+)\.(\d+)")
-# uv's summary lines: what it had to fetch or build ("Prepared"), and what it installed (from its cache or fetched).
-UV_PREPARED_RE = re.compile(r"^Prepared (\d+) packages? in ")
-UV_INSTALLED_RE = re.compile(r"^Installed (\d+) packages? in ")
+# uv's HTTP client on a distribution file it received in full (a 304 to a revalidation is not one): against an index
+# that sends no cache headers, uv revalidates every cached file and gets it whole again, although its summary says it
+# prepared only the new ones. So downloads are counted from these lines, not from the summary.
+UV_RECEIVED_RE = re.compile(r"Received response for \w+ request with status 200 OK for: (\S+)")
+DISTRIBUTION_FILE_RE = re.compile(r"([^/]+?)-([^-/]+?)(?:-[^/]*\.whl|\.tar\.gz|\.zip)$")
 # uv's report of hash-checking failures.
 UV_MISMATCH_RE = re.compile(r"Hash mismatch for `([^`]+)`")
 UV_DIGEST_RE = re.compile(r"^\s+(sha256|sha384|sha512):([0-9a-f]+)\s*$")
@@ -210,7 +212,7 @@ UV_LEVEL_PREFIX_RE = re.compile(r"^(?:error|cause|hint|warning): ")
 # uv's log (`-v`) on its console: kept for classification like pip's debug log, not shown. uv's console alone says
 # "not found" where its log says the index answered 401.
 UV_LOG_LINE_RE = re.compile(r"^(?:TRACE|DEBUG|INFO|WARN) ")
-UV_DIAGNOSTIC_RE = re.compile(DIAGNOSTIC_RE.pattern + r"|failure|\b[45]\d\d [A-Z]")
+UV_DIAGNOSTIC_RE = re.compile(DIAGNOSTIC_RE.pattern + r"|failure|\b[45]\d\d [A-Z]|" + UV_RECEIVED_RE.pattern)
 
 # prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, fd and ptrace of a non-dumpable process need CAP_SYS_PTRACE,
 # so code pip runs (an sdist's build backend, same uid) cannot read the credentials from the installer's environment
@@ -934,7 +936,8 @@ def run_uv(
     finally:
         if index_read is not None:
             os.close(index_read)
-    diagnostics: deque[str] = deque(maxlen=500)
+    # Every download is counted (uv_counts): room for a few thousand distributions.
+    diagnostics: deque[str] = deque(maxlen=20000)
     finished = False
     timed_out = False
     try:
@@ -949,20 +952,19 @@ def run_uv(
     return PipRun(proc.returncode, timed_out, list(console), list(diagnostics))
 
 
-def uv_counts(console: list[str]) -> dict[str, int]:
-    """fromStore and downloaded from uv's summary: what it prepared was fetched (or built), the rest came from its cache."""
-    prepared = installed = None
-    for line in console:
-        match = UV_PREPARED_RE.match(line)
-        if match is not None:
-            prepared = int(match.group(1))
-        match = UV_INSTALLED_RE.match(line)
-        if match is not None:
-            installed = int(match.group(1))
-    if installed is None:
-        return {}
-    downloaded = min(prepared or 0, installed)
-    return {"fromStore": installed - downloaded, "downloaded": downloaded}
+def uv_counts(diagnostics: list[str], installed: list[str]) -> dict[str, int]:
+    """
+    Of the installed distributions, how many uv downloaded (its client received the file whole, for the install or
+    only to read its metadata) and how many came from its cache without a download (fromStore).
+    """
+    fetched = set()
+    for line in diagnostics:
+        received = UV_RECEIVED_RE.search(line)
+        distribution = DISTRIBUTION_FILE_RE.search(urlsplit(received.group(1)).path) if received else None
+        if distribution is not None:
+            fetched.add((normalized_name(distribution.group(1)), distribution.group(2)))
+    downloaded = sum(1 for item in installed if (normalized_name(item.partition("==")[0]), item.partition("==")[2]) in fetched)
+    return {"fromStore": len(installed) - downloaded, "downloaded": downloaded}
 
 
 def uv_warnings(console: list[str]) -> list[str]:
@@ -1506,6 +1508,9 @@ class Installer:
             site, warnings, counts = self.install_with_retries(work, requirements_file, cfg, uv)
             if uv is not None and cfg.locked and cfg.requirements:
                 self.check_lock_satisfies(uv, work, site)
+            if uv is not None:
+                # uv's lock file for the target; what the app imports from is the packages alone, as with pip.
+                remove_path(os.path.join(site, ".lock"))
             installed = installed_distributions(site)
             missing = missing_projects(cfg.requirements, installed)
             if missing:
@@ -1671,7 +1676,8 @@ class Installer:
             if run.returncode == 0 and not run.timed_out:
                 if uv is None:
                     return site, pip_warnings(run.console) + self.credential_warnings(run), {}
-                return site, uv_warnings(run.console) + self.credential_warnings(run), uv_counts(run.console)
+                counts = uv_counts(run.diagnostics, installed_distributions(site))
+                return site, uv_warnings(run.console) + self.credential_warnings(run), counts
             check = uv_hash_check_failure if uv else hash_check_failure
             hash_failure = None if run.timed_out else check(run.console, bool(cfg.locked))
             if hash_failure is not None:
