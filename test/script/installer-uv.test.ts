@@ -15,6 +15,7 @@ import {
 } from '../../src/packages/installer-contract.ts';
 import { startWheelIndex } from '../support/wheel-index.ts';
 import { fetchUv, pinnedUvDigests } from '../support/uv.ts';
+import { buildProbeSdist } from './probe-sdist.ts';
 import {
   callInstaller,
   createSandbox,
@@ -170,4 +171,31 @@ OUTPUT = [freed, left]
 `,
   );
   assert.deepEqual(removed, [1300, ['archive-v0/new/pkg/a.py']]);
+});
+
+test('uv with credentials installs wheels only: a source distribution is refused and its build never runs', async (t) => {
+  const index = await startWheelIndex({
+    auth: { username: 'kaspr-reader', password: 'S3cr3t-P4ssw0rd' },
+    files: [buildProbeSdist()],
+  });
+  const sandbox = await createSandbox();
+  t.after(async () => {
+    await index.close();
+    await sandbox.cleanup();
+  });
+  const report = join(sandbox.root, 'probe-report.jsonl');
+  const exit = await runInstaller(sandbox, {
+    installer: 'uv',
+    hash: randomHash(),
+    requirements: ['kcase-probe==1.0'],
+    indexUrl: index.url,
+    username: 'kaspr-reader',
+    password: 'S3cr3t-P4ssw0rd',
+    extraEnv: { KCASE_PROBE_REPORT: report },
+  });
+  const result = resultOf(exit);
+  assert.equal(result.state, 'Failed');
+  assert.equal(result.errorType, 'invalid_input', result.error ?? '');
+  assert.match(result.error ?? '', /kcase-probe/);
+  assert.equal(existsSync(report), false, 'no build backend ran');
 });

@@ -129,7 +129,8 @@ export async function startWheelIndex(options: WheelIndexOptions = {}): Promise<
       request.outcome = status;
       res.statusCode = status;
       res.setHeader('Content-Type', type);
-      if (cache !== undefined && status === 200 && options.cacheHeaders !== false) res.setHeader('Cache-Control', cache);
+      if (cache !== undefined && status === 200 && options.cacheHeaders !== false)
+        res.setHeader('Cache-Control', cache);
       if (options.vary !== undefined && status === 200) res.setHeader('Vary', options.vary);
       res.end(request.method === 'HEAD' ? undefined : body);
     }

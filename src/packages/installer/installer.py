@@ -178,6 +178,7 @@ UV_PINNED_RE = re.compile(r"all requirements must have their versions pinned wit
 # uv's dry run over the installed target: what would change means the locked set does not satisfy `packages`.
 UV_WOULD_CHANGE_RE = re.compile(r"^ [-+] \S+")
 UV_NO_CHANGES = "Would make no changes"
+UV_NO_WHEELS = "has no usable wheels"
 # Checked in this order, as FAILURE_PATTERNS for pip: uv says why on its console (`error:` and `cause:` lines).
 UV_FAILURE_PATTERNS = (
     ("disk_full", re.compile(r"No space left on device|os error 28\b|Disk quota exceeded|os error 122\b")),
@@ -1684,6 +1685,13 @@ class Installer:
                 raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
             classify = classify_uv_failure if uv else classify_pip_failure
             error_type, evidence = classify(run.console + run.diagnostics, run.timed_out)
+            if uv and cfg.has_credentials and any(UV_NO_WHEELS in line for line in run.console):
+                # Our own --no-build (see uv_arguments): say so, since uv's message blames the requirements.
+                error_type = "invalid_input"
+                evidence = (
+                    "with credentials uv installs wheels only, so no package code runs beside the password, and: %s; "
+                    "installer: pip builds source distributions" % evidence
+                )
             if run.timed_out:
                 evidence = "%s did not finish within %.0fs and was stopped" % (tool, limit)
             message = shorten(self.scrub(evidence.replace(requirements_file, "requirements.txt")), MAX_ERROR_CHARS)
