@@ -18,7 +18,10 @@ export interface CachedUv {
   readonly wheel: BuiltWheel;
 }
 
-const cacheDir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kasprop', 'uv', UV_VERSION);
+// Where tools/ caches its builds (tools/images/README.md), so one setting moves them all.
+const cacheRoot =
+  process.env.KASPROP_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kasprop');
+const cacheDir = join(cacheRoot, 'uv', UV_VERSION);
 
 /** The digests installer.py accepts for uv's wheels (UV_WHEEL_DIGESTS). */
 export function pinnedUvDigests(): string[] {
