@@ -1,10 +1,11 @@
 // What a pod start costs with pythonPackages: the fast path (packages already on the volume) against `sh -c true`,
 // the same path when python3 has to run, and a real install of a small set, cold and for a new hash of the same set
 // (its files in the store of distributions), unlocked and locked (packagesWithHashes: pip in hash-checking mode over
-// the same three distributions). Then what the store buys on a realistic set: a dozen wheels of 3 MiB, first install
-// against a reinstall after a one-package change, from an index that sends no cache headers (pip's HTTP cache keeps
-// nothing, as with the registry measured in issue 16), over loopback and through a throttle modelling a registry.
-import { spawnSync } from 'node:child_process';
+// the same three distributions). Then, on a realistic set (a dozen wheels of 3 MiB, from an index that sends no cache
+// headers, as the registry measured in issue 16): what the store buys, first install against a reinstall after a
+// one-package change, over loopback and through a throttle modelling a registry; and pip against uv, with the
+// machine's load.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { preparedResultPath } from '../src/packages/installer-contract.ts';
@@ -110,6 +111,54 @@ async function timedInstall(sandbox: Sandbox, settings: InstallerSettings): Prom
 
 const ms = (value: number): string => `${value.toFixed(2)} ms`;
 
+const REALISTIC_RUNS = 3;
+const REALISTIC_PROJECTS: readonly WheelProject[] = Array.from({ length: 12 }, (_, i) => ({
+  name: `kaspr-bench-${String(i + 1).padStart(2, '0')}`,
+  releases: [
+    { version: '1.0', payloadBytes: 3 * 1024 * 1024 },
+    { version: '2.0', payloadBytes: 3 * 1024 * 1024 },
+  ],
+}));
+const REALISTIC_FIRST = REALISTIC_PROJECTS.map((project) => `${project.name}==1.0`);
+// One package changed: the last one moves to 2.0.
+const REALISTIC_CHANGED = [...REALISTIC_FIRST.slice(0, -1), `${REALISTIC_PROJECTS.at(-1)!.name}==2.0`];
+
+/** pip against uv: first install and the reinstall after a one-package change, each on a volume of its own. */
+async function pipAgainstUv(): Promise<void> {
+  const realistic = await startWheelIndex({ projects: REALISTIC_PROJECTS, cacheHeaders: false });
+  try {
+    const figures = new Map<string, number[]>();
+    const record = (label: string, value: number): void =>
+      void figures.set(label, [...(figures.get(label) ?? []), value]);
+    for (let run = 0; run < REALISTIC_RUNS; run++) {
+      // Interleaved, so that drift in the machine's load affects both installers alike.
+      for (const installer of ['pip', 'uv'] as const) {
+        const sandbox = await createSandbox();
+        try {
+          const settings = { installer, indexUrl: realistic.url, trustedHosts: [realistic.host], timeoutSeconds: 600 };
+          record(
+            `${installer}: first install`,
+            await timedInstall(sandbox, { ...settings, hash: randomHash(), requirements: REALISTIC_FIRST }),
+          );
+          record(
+            `${installer}: after a one-package change`,
+            await timedInstall(sandbox, { ...settings, hash: randomHash(), requirements: REALISTIC_CHANGED }),
+          );
+        } finally {
+          await sandbox.cleanup();
+        }
+      }
+    }
+    console.log(
+      `pip against uv: ${String(REALISTIC_PROJECTS.length)} wheels of 3 MiB, index without cache headers; medians of ${String(REALISTIC_RUNS)}`,
+    );
+    for (const [label, values] of figures) console.log(`  ${label.padEnd(48)} ${ms(median(values)).padStart(12)}`);
+    console.log(`  machine load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
+  } finally {
+    await realistic.close();
+  }
+}
+
 const index = await startWheelIndex();
 try {
   const cold: number[] = [];
@@ -197,3 +246,4 @@ try {
 } finally {
   await index.close();
 }
+await pipAgainstUv();

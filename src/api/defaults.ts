@@ -5,6 +5,7 @@ export const defaults = {
   replicas: 1,
   pythonPackages: {
     offlineMode: false,
+    installer: 'pip',
     cache: {
       enabled: true,
       size: '256Mi',

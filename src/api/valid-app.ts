@@ -4,7 +4,7 @@
 // builds from this value only, so nothing is parsed twice and nothing downstream can meet an unvalidated spec.
 import type { ResourceRequirements } from 'kubernetes-types/core/v1.js';
 import type { Requirement } from '../packages/requirement.ts';
-import type { OnFailure } from '../packages/installer-contract.ts';
+import type { OnFailure, PackageInstaller } from '../packages/installer-contract.ts';
 import { defaults } from './defaults.ts';
 import type { KasprApp, PythonPackagesBundleSource, PythonPackagesCache, PythonPackagesSpec } from './types.ts';
 import { defaultKasprVersion, findKasprVersion } from './versions.ts';
@@ -34,6 +34,8 @@ export interface ValidPythonPackages {
   readonly indexUrl?: string | undefined;
   readonly extraIndexUrls: readonly string[];
   readonly trustedHosts: readonly string[];
+  /** `installer`, defaulted: which program installs (installer-contract.ts PACKAGE_INSTALLERS). */
+  readonly installer: PackageInstaller;
   readonly credentials?: { readonly secretName: string; readonly usernameKey: string; readonly passwordKey: string };
   readonly cache: {
     readonly enabled: boolean;
@@ -85,6 +87,7 @@ function validPackages(spec: PythonPackagesSpec, parsed: ParsedPackages): ValidP
     indexUrl: spec.indexUrl,
     extraIndexUrls: spec.extraIndexUrls ?? [],
     trustedHosts: spec.trustedHosts ?? [],
+    installer: spec.installer ?? d.installer,
     ...(secretRef !== undefined && {
       credentials: {
         secretName: secretRef.name,

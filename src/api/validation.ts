@@ -293,6 +293,12 @@ function checkBundle(
   at: (...rest: (string | number)[]) => (string | number)[],
   error: Report,
 ): void {
+  if (spec.installer === 'uv' && spec.bundleSource !== undefined) {
+    error(
+      at('installer'),
+      'is uv, but a bundle is installed by pip (--find-links, --no-index): use installer pip or auto with bundleSource',
+    );
+  }
   if (spec.offlineMode === true && spec.bundleSource === undefined) {
     error(
       at('offlineMode'),

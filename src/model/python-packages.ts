@@ -174,6 +174,8 @@ function installerEnv(plan: PackagesPlan): EnvVar[] {
   ];
   if (plan.locked.length > 0) env.push(value(INSTALLER_ENV.locked, plan.locked.join('\n')));
   if (plan.bundle !== undefined) env.push(value(INSTALLER_ENV.bundleDir, bundleDirectory(plan.bundle)));
+  // Only when not the default, so that the pod template of every app installed by pip stays as it was.
+  if (plan.installer !== 'pip') env.push(value(INSTALLER_ENV.installer, plan.installer));
   // Offline, no index setting reaches the pod at all (nor the credentials Secret, which then need not exist).
   if (plan.offline) {
     env.push(value(INSTALLER_ENV.offline, 'true'));

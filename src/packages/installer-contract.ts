@@ -67,6 +67,11 @@ export const INSTALLER_ENV = {
   dir: 'KASPR_PACKAGES_DIR',
   /** Where the result document goes; the container's `terminationMessagePath`. Default `/dev/termination-log`. */
   terminationLog: 'KASPR_PACKAGES_TERMINATION_LOG',
+  /**
+   * `pip` (default), `uv` or `auto`: which program installs (spec.pythonPackages.installer). With `uv` and no uv of
+   * 0.8 or newer in the image, the installer first installs uv {@link UV_VERSION} into the volume with pip.
+   */
+  installer: 'KASPR_PACKAGES_INSTALLER',
 } as const;
 
 /** Every installer input starts with this; the init container template may not set such a variable. */
@@ -279,4 +284,28 @@ export interface InstallResult {
   readonly fromStore?: number;
   /** See `fromStore`. */
   readonly downloaded?: number;
+}
+
+/**
+ * `spec.pythonPackages.installer`: `pip` (the default), `uv`, or `auto` (uv when the image has it, else pip). Reaches
+ * the installer as {@link INSTALLER_ENV}.installer, set only when it is not `pip`.
+ */
+export const PACKAGE_INSTALLERS = ['pip', 'uv', 'auto'] as const;
+export type PackageInstaller = (typeof PACKAGE_INSTALLERS)[number];
+
+/**
+ * The uv the installer puts on the volume (`.tools/uv-<version>/`) when `installer: uv` finds none in the image; the
+ * same as installer.py's UV_VERSION (a script test holds them together). Part of the spec hash of every spec that may
+ * install with uv, so that a new pinned version installs again.
+ */
+export const UV_VERSION = '0.13.8';
+
+/** uv's cache, the counterpart of {@link pipCacheDirectory}; pruned to the same bound, whole unpacked wheels at a time. */
+export function uvCacheDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.uv-cache');
+}
+
+/** Tools the installer installs for itself (uv, see {@link UV_VERSION}); invisible to the main container. */
+export function toolsDirectory(mountPath: string): string {
+  return posix.join(mountPath, '.tools');
 }

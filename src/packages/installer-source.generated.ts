@@ -50,6 +50,7 @@ export const INSTALLER_PROGRAM = `# kasprop package installer: the program of th
 from __future__ import annotations
 
 import base64
+import copy
 import errno
 import fcntl
 import hashlib
@@ -91,6 +92,8 @@ STORE_MAX_BYTES = 512 * 1024 * 1024
 STORE_VOLUME_SHARE = 4
 # pip names an index that is not given: the store's scope for specs without indexUrl.
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
+# uv's cache shares the same bound, counted apart (an app uses one installer at a time, so one of them is small).
+UV_CACHE_BUCKET_RE = re.compile(r"archive-v\\d+")
 LOCK_POLL_MAX_SECONDS = 1.0
 LOCK_REPORT_EVERY_SECONDS = 10.0
 MAX_ERROR_CHARS = 400
@@ -202,6 +205,81 @@ FAILURE_PATTERNS = (
     ),
     ("package_not_found", re.compile(r"No matching distribution found|\\(from versions: none\\)|\\b404 Client Error")),
 )
+
+# The installers a spec may ask for (KASPR_PACKAGES_INSTALLER): pip (the default), uv, or auto (uv when the image has
+# it, else pip).
+INSTALLERS = ("pip", "uv", "auto")
+# The uv the installer puts on the volume when \`installer: uv\` finds none in the image: this version, from the spec's
+# index, installed by pip in hash-checking mode against the digests of its Linux wheels on PyPI (pip picks the one of
+# this platform). The TypeScript side puts the same version in the spec hash (installer-contract.ts UV_VERSION).
+UV_VERSION = "0.13.8"
+UV_WHEEL_DIGESTS = (
+    "0ec33661a14e38dea8dfb18167d2a4a5c7fe3d476c62dd8eb6acf5f378727201",  # linux_armv6l
+    "0b3e8b1a4f5e405e31e2ff33de8af4744831e9f7338539671efbd8c3c94e791d",  # manylinux_2_17 aarch64, musllinux_1_1
+    "9cf0b7b12f13da6ab1c85694ab618d97a2bbd0c904cdea7f0172fb1dd768b9d5",  # manylinux_2_17 armv7l, musllinux_1_1
+    "86f1319f851e645bc295bb921e6be19beae7e69216c75ae809010ca7817393aa",  # manylinux_2_17 armv7l
+    "5ace7ec339798aca31be51a75fa7c1544fe84e02fadd17a9fa3324813bbaf237",  # manylinux_2_17 i686
+    "6999618363d03a0a085a9491db319e00b461dbda205db06ef1fd55dfcbf6472b",  # manylinux_2_17 ppc64le
+    "13050c64530a1ccfc223af0306a8152d41c0d36ea63bc19161221ca65dfe480a",  # manylinux_2_17 s390x
+    "e18a57b8b352eb7c8feb317b9f6f533c8f0ad9673fd6cf34bbe3cf1a9f6a8984",  # manylinux_2_17 x86_64
+    "5337c30bb893b4f9ce0ceb921ba2da0d13f649da644f40ad3bef84083bef0203",  # manylinux_2_28 aarch64
+    "bfcaada3989c7716ad4b58673cd1413fad4fdc6b2e446f9553db0ef18da20850",  # manylinux_2_31 riscv64, musllinux_1_1
+    "b26fe533dc6153787e40443b7d9428ed41349127bff36a954ec82c48be01ded9",  # manylinux_2_31 riscv64
+    "63d807451e63c8d21b1b33c945af16438ac9d8ffddc59b31ce69c692135891f5",  # musllinux_1_1 i686
+    "29451c60f5e8b07403e0a175d5229efc36b0289b34143ff4aaa499a5dd52553a",  # musllinux_1_1 x86_64
+)
+# An image's own uv is used from this version on: the options and variables below are all known to it.
+UV_MINIMUM_VERSION = (0, 8, 0)
+UV_VERSION_RE = re.compile(r"uv (\\d+)\\.(\\d+)\\.(\\d+)")
+# uv's HTTP client on a distribution file it received in full (a 304 to a revalidation is not one): against an index
+# that sends no cache headers, uv revalidates every cached file and gets it whole again, although its summary says it
+# prepared only the new ones. So downloads are counted from these lines, not from the summary.
+UV_RECEIVED_RE = re.compile(r"Received response for \\w+ request with status 200 OK for: (\\S+)")
+DISTRIBUTION_FILE_RE = re.compile(r"([^/]+?)-([^-/]+?)(?:-[^/]*\\.whl|\\.tar\\.gz|\\.zip)$")
+# uv's report of hash-checking failures.
+UV_MISMATCH_RE = re.compile(r"Hash mismatch for \`([^\`]+)\`")
+UV_DIGEST_RE = re.compile(r"^\\s+(sha256|sha384|sha512):([0-9a-f]+)\\s*$")
+UV_UNLOCKED_RE = re.compile(r"no trusted hash was provided for: (.*)$")
+UV_PINNED_RE = re.compile(r"all requirements must have their versions pinned with \`==\`, but found: (.*)$")
+# uv's dry run over the installed target: what would change means the locked set does not satisfy \`packages\`.
+UV_WOULD_CHANGE_RE = re.compile(r"^ [-+] \\S+")
+UV_NO_CHANGES = "Would make no changes"
+UV_NO_WHEELS = "has no usable wheels"
+# Checked in this order, as FAILURE_PATTERNS for pip: uv says why on its console (\`error:\` and \`cause:\` lines).
+UV_FAILURE_PATTERNS = (
+    ("disk_full", re.compile(r"No space left on device|os error 28\\b|Disk quota exceeded|os error 122\\b")),
+    ("hash_mismatch", re.compile(r"Hash mismatch for")),
+    (
+        "invalid_input",
+        re.compile(
+            r"Couldn't parse requirement|Failed to parse|Invalid requirement|Invalid hash digest|unexpected argument|"
+            r"or the start of a requirement"
+        ),
+    ),
+    ("authentication", re.compile(r"\\b40[13] Unauthorized|\\b403 Forbidden|lack of valid authentication credentials")),
+    ("timeout", re.compile(r"[Tt]imed out")),
+    (
+        "network",
+        re.compile(
+            r"Failed to fetch|error sending request|tcp connect error|Connection refused|Connection reset|"
+            r"connection closed before message completed|dns error|failed to lookup address|Network is unreachable|"
+            r"No route to host|server error \\(5\\d\\d|invalid peer certificate|certificate verify failed|"
+            r"Failed to download|Request failed after"
+        ),
+    ),
+    ("package_not_found", re.compile(r"was not found in the package registry|not found in the provided package locations")),
+    (
+        "version_conflict",
+        re.compile(
+            r"requirements are unsatisfiable|are incompatible|there is no version of|No solution found when resolving"
+        ),
+    ),
+)
+UV_LEVEL_PREFIX_RE = re.compile(r"^(?:error|cause|hint|warning): ")
+# uv's log (\`-v\`) on its console: kept for classification like pip's debug log, not shown. uv's console alone says
+# "not found" where its log says the index answered 401.
+UV_LOG_LINE_RE = re.compile(r"^(?:TRACE|DEBUG|INFO|WARN) ")
+UV_DIAGNOSTIC_RE = re.compile(DIAGNOSTIC_RE.pattern + r"|failure|\\b[45]\\d\\d [A-Z]|" + UV_RECEIVED_RE.pattern)
 
 # prctl(PR_SET_DUMPABLE, 0): /proc/<pid>/environ, mem, fd and ptrace of a non-dumpable process need CAP_SYS_PTRACE,
 # so code pip runs (an sdist's build backend, same uid) cannot read the credentials from the installer's environment
@@ -321,6 +399,9 @@ class Config:
         on_failure = env.get("KASPR_PACKAGES_ON_FAILURE", DEFAULT_ON_FAILURE) or DEFAULT_ON_FAILURE
         if on_failure not in ("block", "allow"):
             raise Failure("invalid_input", "KASPR_PACKAGES_ON_FAILURE must be block or allow")
+        self.installer = env.get("KASPR_PACKAGES_INSTALLER", "").strip() or "pip"
+        if self.installer not in INSTALLERS:
+            raise Failure("invalid_input", "KASPR_PACKAGES_INSTALLER must be pip, uv or auto")
         self.dir = env.get("KASPR_PACKAGES_DIR") or DEFAULT_DIR
         if not os.path.isabs(self.dir):
             raise Failure("invalid_input", "KASPR_PACKAGES_DIR must be an absolute path")
@@ -604,6 +685,9 @@ class Layout:
         self.staging = os.path.join(root, ".staging")
         self.pip_cache = os.path.join(root, ".pip-cache")
         self.store = os.path.join(root, ".store")
+        self.uv_cache = os.path.join(root, ".uv-cache")
+        self.tools = os.path.join(root, ".tools")
+        self.uv_tool = os.path.join(self.tools, "uv-" + UV_VERSION)
         self.pods = os.path.join(root, ".pods")
 
 
@@ -780,7 +864,8 @@ def run_pip(
     timed_out = False
     finished = False
     try:
-        finished, timed_out = supervise(proc, args, timeout, scrub, (console, diagnostics, events), log_read)
+        stdin = json.dumps(args).encode() + b"\\n"
+        finished, timed_out = supervise(proc, stdin, timeout, scrub, (console, diagnostics, events), log_read)
     finally:
         if not finished:
             # The group leader is not reaped yet, so its process group id cannot have been reused.
@@ -794,23 +879,32 @@ def run_pip(
 
 def supervise(
     proc: subprocess.Popen,
-    args: list[str],
+    stdin: bytes,
     timeout: float,
     scrub: Scrubber,
     collected: tuple[deque, deque, list],
-    log_read: int,
+    log_read: int | None,
 ) -> tuple[bool, bool]:
-    """Feeds pip its arguments, streams its output, waits; returns (finished, timed out)."""
+    """
+    Feeds the process its stdin (pip's arguments), streams its output, waits; returns (finished, timed out). Without
+    a log pipe (uv), the log lines on the console are the diagnostics.
+    """
     console, diagnostics, events = collected
 
     def pump_console() -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = scrub(raw.decode("utf-8", "replace").rstrip())
+            if log_read is None and UV_LOG_LINE_RE.match(line):
+                if UV_DIAGNOSTIC_RE.search(line):
+                    diagnostics.append(UV_LOG_LINE_RE.sub("", line))
+                continue
             print("  | " + line, flush=True)
             console.append(line)
 
     def pump_log() -> None:
+        if log_read is None:
+            return
         with os.fdopen(log_read, "rb") as log:
             for raw in log:
                 line = scrub(raw.decode("utf-8", "replace").rstrip())
@@ -824,7 +918,7 @@ def supervise(
         reader.start()
     assert proc.stdin is not None
     try:
-        proc.stdin.write(json.dumps(args).encode() + b"\\n")
+        proc.stdin.write(stdin)
         proc.stdin.close()
     except BrokenPipeError:
         pass
@@ -835,6 +929,295 @@ def supervise(
     for reader in readers:
         reader.join(timeout=5)
     return True, False
+
+
+def uv_version(binary: str) -> tuple[int, int, int] | None:
+    """The version \`binary --version\` reports, or None when it is not a uv that runs here."""
+    try:
+        output = subprocess.run(
+            [binary, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=30, env={"PATH": "/usr/bin:/bin"}
+        ).stdout.decode("ascii", "replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = UV_VERSION_RE.match(output.strip())
+    return tuple(int(part) for part in match.groups()) if match else None  # type: ignore[return-value]
+
+
+def image_uv(env: dict[str, str]) -> str | None:
+    """The image's own uv (on its PATH), when it is recent enough for the options the installer gives it."""
+    found = shutil.which("uv", path=env.get("PATH", os.defpath))
+    if found is None:
+        return None
+    version = uv_version(found)
+    if version is None or version < UV_MINIMUM_VERSION:
+        say("the image's %s is not uv %d.%d.%d or newer; not using it" % ((found,) + UV_MINIMUM_VERSION))
+        return None
+    return found
+
+
+def uv_environment(cfg: Config, env: dict[str, str], tmp_dir: str) -> dict[str, str]:
+    """
+    uv's environment: nothing of the image's uv, pip or kasprop settings (the spec alone decides where packages come
+    from, and no secret is in it), its home, config and data directories under the attempt's temporary directory (on
+    the volume, removed after the attempt), and no retries of its own (ours are countable).
+    """
+    dropped = ("PIP_", "UV_", "KASPR_PACKAGES_", "VIRTUAL_ENV", "CONDA_PREFIX", "XDG_")
+    clean = {k: v for k, v in env.items() if not k.startswith(dropped)}
+    clean.update(
+        {
+            "HOME": tmp_dir,
+            "XDG_CONFIG_HOME": os.path.join(tmp_dir, "config"),
+            "XDG_DATA_HOME": os.path.join(tmp_dir, "data"),
+            "XDG_CACHE_HOME": os.path.join(tmp_dir, "cache"),
+            "TMPDIR": tmp_dir,
+            "UV_NO_CONFIG": "1",
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_HTTP_RETRIES": "0",
+            "UV_HTTP_TIMEOUT": str(max(1, min(cfg.timeout, PIP_SOCKET_TIMEOUT_MAX_SECONDS))),
+            "UV_KEYRING_PROVIDER": "disabled",
+            # With --verbose: uv's debug log, and its HTTP client's answers (a 401 that unsafe-best-match passes over
+            # as "not found" is only in those).
+            "RUST_LOG": "uv=debug,uv_client=trace",
+            "NO_COLOR": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return clean
+
+
+def uv_arguments(cfg: Config, paths: dict[str, str], index_file: str | None, dry_run: bool = False) -> list[str]:
+    """
+    \`uv pip install\` into the target with the image's python3 and the same inputs as pip_arguments. The index URL,
+    which may carry the credentials, is in index_file (a pipe, see run_uv), never in the arguments.
+    """
+    args = [
+        "pip",
+        "install",
+        "--target",
+        paths["site"],
+        "--requirement",
+        paths["requirements"],
+        "--python",
+        sys.executable,
+        "--no-config",
+        "--no-progress",
+        "--color",
+        "never",
+        "--no-python-downloads",
+        # pip's way with several indexes (the best version from any of them), so both installers resolve alike.
+        "--index-strategy",
+        "unsafe-best-match",
+        "--cache-dir",
+        paths["cache"],
+    ]
+    if index_file is not None:
+        args += ["--requirement", index_file]
+    if dry_run:
+        # The check of \`packages\` against what a locked install put in the target: no network, nothing written.
+        return args + ["--dry-run", "--offline", "--no-deps"]
+    # pip compiles what it installs; the main container mounts the target read-only, so it could not.
+    args.append("--compile-bytecode")
+    if cfg.locked:
+        # uv refuses a constraint that is not \`==\` in hash-checking mode: \`packages\` is checked after the install
+        # instead (Installer.check_lock_satisfies), against what was installed, by uv's own resolver, offline.
+        args.append("--require-hashes")
+    for url in cfg.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for host in cfg.trusted_hosts:
+        args += ["--allow-insecure-host", host]
+    if cfg.has_credentials:
+        # uv runs build backends (a source distribution's code) as this user, which may read uv's environment, and
+        # so the password. With credentials only wheels are installed: no package code runs during the install.
+        args.append("--no-build")
+    return args
+
+
+def run_uv(
+    uv: str, cfg: Config, paths: dict[str, str], env: dict[str, str], timeout: float, scrub: Scrubber, dry_run: bool = False
+) -> PipRun:
+    """
+    One uv run, supervised like pip's: own process group, killed whole on timeout, output scrubbed as it streams.
+    uv reads no arguments from stdin, an argv is world-readable and a file on the volume outlives the run, so the
+    index URL with the credentials reaches uv as a requirements file that is a pipe (\`--index-url URL\`, one line, far
+    below a pipe's buffer, so written before uv starts).
+    """
+    console: deque[str] = deque(maxlen=500)
+    index_read = None
+    if cfg.index_url:
+        index_read, index_write = os.pipe()
+        try:
+            os.write(index_write, ("--index-url %s\\n" % cfg.pip_index_url()).encode())
+        finally:
+            os.close(index_write)
+    try:
+        index_file = None if index_read is None else "/proc/self/fd/%d" % index_read
+        proc = subprocess.Popen(
+            [uv, "--verbose"] + uv_arguments(cfg, paths, index_file, dry_run),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=paths["work"],
+            pass_fds=() if index_read is None else (index_read,),
+            start_new_session=True,
+        )
+    finally:
+        if index_read is not None:
+            os.close(index_read)
+    # Every download is counted (uv_counts): room for a few thousand distributions.
+    diagnostics: deque[str] = deque(maxlen=20000)
+    finished = False
+    timed_out = False
+    try:
+        finished, timed_out = supervise(proc, b"", timeout, scrub, (console, diagnostics, []), None)
+    finally:
+        if not finished:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    return PipRun(proc.returncode, timed_out, list(console), list(diagnostics), [])
+
+
+def uv_counts(diagnostics: list[str], installed: list[str]) -> dict[str, int]:
+    """
+    Of the installed distributions, how many uv downloaded (its client received the file whole, for the install or
+    only to read its metadata) and how many came from its cache without a download (fromStore).
+    """
+    fetched = set()
+    for line in diagnostics:
+        received = UV_RECEIVED_RE.search(line)
+        distribution = DISTRIBUTION_FILE_RE.search(urlsplit(received.group(1)).path) if received else None
+        if distribution is not None:
+            fetched.add((normalized_name(distribution.group(1)), distribution.group(2)))
+    downloaded = sum(1 for item in installed if (normalized_name(item.partition("==")[0]), item.partition("==")[2]) in fetched)
+    return {"fromStore": len(installed) - downloaded, "downloaded": downloaded}
+
+
+def uv_warnings(console: list[str]) -> list[str]:
+    found = []
+    for line in console:
+        # The index's requirements file holds an option only, which uv remarks on.
+        if line.startswith("warning:") and "does not contain any dependencies" not in line:
+            warning = shorten(line[len("warning:") :].strip(), MAX_WARNING_CHARS)
+            if warning not in found:
+                found.append(warning)
+    return found[:MAX_WARNINGS]
+
+
+def uv_hash_check_failure(console: list[str], locked: bool) -> Failure | None:
+    """uv's hash-checking report as the same failures as pip's (hash_check_failure), or None."""
+    for position, line in enumerate(console):
+        mismatch = UV_MISMATCH_RE.search(line)
+        if mismatch is not None:
+            expected, computed, section = [], [], None
+            for detail in console[position + 1 :]:
+                if detail.strip() in ("Expected:", "Computed:"):
+                    section = expected if detail.strip() == "Expected:" else computed
+                    continue
+                digest = UV_DIGEST_RE.match(detail)
+                if digest is not None and section is not None:
+                    section.append("%s:%s" % digest.groups())
+                elif detail.strip() and section is not None:
+                    break
+            got = computed[0] if computed else ""
+            source = "packagesWithHashes" if locked else "the index's listing"
+            others = " or %d other(s)" % (len(expected) - 1) if len(expected) > 1 else ""
+            return Failure(
+                "hash_mismatch",
+                "%s has %s, not the digest in %s (%s%s); the index serves other bytes than were locked"
+                % (mismatch.group(1), got or "another digest", source, expected[0] if expected else "?", others),
+            )
+        unlocked = UV_UNLOCKED_RE.search(line) or UV_PINNED_RE.search(line)
+        if unlocked is not None and locked:
+            names = [normalized_name(n.strip("\` ")) for n in unlocked.group(1).split(",") if n.strip("\` ")]
+            return Failure(
+                "invalid_input",
+                "packagesWithHashes does not lock %s: a hash-checked install needs every dependency pinned with its "
+                "digests; lock again with \`kasprop lock -f FILE\`" % ", ".join("'%s'" % n for n in names),
+            )
+    return None
+
+
+def classify_uv_failure(lines: list[str], timed_out: bool) -> tuple[str, str]:
+    """The error type and the line that shows it, from uv's console (its \`error:\`, \`cause:\` and \`hint:\` lines)."""
+    if timed_out:
+        return "timeout", "uv ran out of its time for one attempt and was stopped"
+    stripped = []
+    for line in lines:
+        # A message continued on indented lines (a long \`cause:\`) is one line.
+        if stripped and line.startswith(" ") and line.strip() and not UV_LEVEL_PREFIX_RE.match(line.strip()):
+            if stripped[-1].startswith("cause:"):
+                stripped[-1] += " " + line.strip()
+                continue
+        if line.strip():
+            stripped.append(line.strip())
+    # uv's \`cause:\` chain goes from the general to the particular: the innermost cause is the best evidence.
+    causes = [line for line in stripped if line.startswith("cause:")]
+    ordered = causes[::-1] + [line for line in stripped if not line.startswith("cause:")]
+    for error_type, pattern in UV_FAILURE_PATTERNS:
+        for line in ordered:
+            if pattern.search(line):
+                return error_type, UV_LEVEL_PREFIX_RE.sub("", line)
+    errors = [line for line in stripped if line.startswith("error:")]
+    if errors:
+        return "unknown", UV_LEVEL_PREFIX_RE.sub("", errors[0])
+    return "unknown", UV_LEVEL_PREFIX_RE.sub("", stripped[-1]) if stripped else "uv failed without output"
+
+
+def prune_uv_cache(root: str, limit: int) -> int:
+    """
+    Like prune_directory, but an unpacked wheel in uv's cache (a directory of its archive bucket) goes as a whole: uv
+    links the files of an archive it finds into the target, so an archive missing some files must never be left.
+    Returns the bytes freed.
+    """
+    units = []
+    total = 0
+    for directory, subdirectories, names in os.walk(root):
+        if UV_CACHE_BUCKET_RE.fullmatch(os.path.basename(directory)):
+            for name in subdirectories:
+                path = os.path.join(directory, name)
+                size, newest = tree_size(path)
+                units.append((newest, size, path))
+                total += size
+            subdirectories[:] = []
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            units.append((info.st_mtime_ns, info.st_size, path))
+            total += info.st_size
+    freed = 0
+    for _, size, path in sorted(units):
+        if total - freed <= limit:
+            break
+        if os.path.isdir(path) and not os.path.islink(path):
+            # Renamed first, so that uv never sees the archive half deleted.
+            doomed = path + ".pruned"
+            os.rename(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+        else:
+            remove_path(path)
+        freed += size
+    return freed
+
+
+def tree_size(root: str) -> tuple[int, int]:
+    """Bytes of the files under root, and the newest modification time among them and root."""
+    size = 0
+    newest = os.lstat(root).st_mtime_ns
+    for directory, _, names in os.walk(root):
+        for name in names:
+            try:
+                info = os.lstat(os.path.join(directory, name))
+            except FileNotFoundError:
+                continue
+            size += info.st_size
+            newest = max(newest, info.st_mtime_ns)
+    return size, newest
 
 
 def normalized_name(name: str) -> str:
@@ -1397,7 +1780,15 @@ class Installer:
         # We hold the lock: whatever is in staging belongs to an installer that died, and an unmarked hash directory
         # is one whose marker was never written. Anything but a real directory at these paths was planted: replaced,
         # never followed.
-        for directory in (layout.envs, layout.staging, layout.pip_cache, layout.store, layout.pods):
+        for directory in (
+            layout.envs,
+            layout.staging,
+            layout.pip_cache,
+            layout.store,
+            layout.uv_cache,
+            layout.tools,
+            layout.pods,
+        ):
             ensure_directory(directory)
         record_pod(layout, self.pod)
         if cfg.has_credentials:
@@ -1417,16 +1808,15 @@ class Installer:
             source = "the bundle in %s only (offline)" % cfg.bundle_dir
         else:
             source = index + credentials + (" and the bundle in %s" % cfg.bundle_dir if cfg.bundle_dir else "")
-        say("installing %s for %s from %s" % (count, cfg.hash, source))
         if cfg.bundle_dir and not os.path.isdir(cfg.bundle_dir):
             raise Failure(
                 "invalid_input",
                 "the bundle directory %s does not exist in the bundle's volume: check bundleSource.path" % cfg.bundle_dir,
             )
-        if importlib.util.find_spec("pip") is None:
-            raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
         try:
             os.makedirs(work)
+            uv = self.choose_uv(work)
+            say("installing %s for %s from %s with %s" % (count, cfg.hash, source, "uv" if uv else "pip"))
             requirements_file = os.path.join(work, "requirements.txt")
             with open(requirements_file, "w", encoding="utf-8") as handle:
                 handle.write("\\n".join(cfg.locked or cfg.requirements) + "\\n")
@@ -1434,7 +1824,13 @@ class Installer:
                 # The loose requirements still say what the user asked for: pip checks that the lock satisfies them.
                 with open(os.path.join(work, "constraints.txt"), "w", encoding="utf-8") as handle:
                     handle.write("".join(constraint_line(line) + "\\n" for line in cfg.requirements))
-            site, warnings, from_store, downloaded = self.pip_with_retries(work, requirements_file)
+            store = None if uv else self.usable_store()
+            site, warnings, counts = self.install_with_retries(work, requirements_file, cfg, uv, store)
+            if uv is not None and cfg.locked and cfg.requirements:
+                self.check_lock_satisfies(uv, work, site)
+            if uv is not None:
+                # uv's lock file for the target; what the app imports from is the packages alone, as with pip.
+                remove_path(os.path.join(site, ".lock"))
             installed = installed_distributions(site)
             missing = missing_projects(cfg.requirements, installed)
             if missing:
@@ -1445,14 +1841,14 @@ class Installer:
                 )
             duration = round(time.monotonic() - self.install_started, 3)
             finished = time.time()
-            counts = {"fromStore": from_store, "downloaded": downloaded}
             self.publish(site, installed, warnings, duration, finished, counts)
         finally:
             remove_path(work)
             self.prune_cache()
+        reused = "the cache" if uv else "the store"
         say(
-            "installed %d distribution(s) in %.1fs (%d from the store, %d downloaded): %s"
-            % (len(installed), duration, from_store, downloaded, ", ".join(installed))
+            "installed %d distribution(s) in %.1fs (%d from %s, %d downloaded): %s"
+            % (len(installed), duration, counts["fromStore"], reused, counts["downloaded"], ", ".join(installed))
         )
         try:
             self.collect_garbage()
@@ -1471,8 +1867,94 @@ class Installer:
             warnings=warnings,
             hashVerified=bool(cfg.locked),
             installSource=cfg.install_source,
-            fromStore=from_store,
-            downloaded=downloaded,
+            **counts,
+        )
+
+    def choose_uv(self, work: str) -> str | None:
+        """The uv binary to install with, or None for pip, as KASPR_PACKAGES_INSTALLER asks (see INSTALLERS)."""
+        choice = self.cfg.installer
+        if choice == "pip":
+            return self.require_pip()
+        if self.cfg.bundle_dir:
+            # Bundles are pip's (\`--find-links\`, \`--no-index\`): the operator refuses installer uv with a bundle.
+            if choice == "uv":
+                raise Failure("invalid_input", "installer uv does not install from a bundle; use installer pip or auto")
+            say("installer auto: a bundle is installed by pip")
+            return self.require_pip()
+        found = image_uv(self.env)
+        if found is not None:
+            return found
+        if choice == "auto":
+            say("installer auto: the image has no uv, so pip installs")
+            return self.require_pip()
+        return self.volume_uv(work)
+
+    def require_pip(self) -> None:
+        if importlib.util.find_spec("pip") is None:
+            raise Failure("pip_unavailable", "%s has no pip module, so this image cannot install packages" % sys.executable)
+        return None
+
+    def volume_uv(self, work: str) -> str:
+        """
+        uv UV_VERSION from the volume's \`.tools/\`, installed there first when missing: by pip, from the spec's index
+        (its credentials and trusted hosts too), in hash-checking mode against UV_WHEEL_DIGESTS. Other versions there
+        were put by other installer releases and are removed.
+        """
+        layout = self.layout
+        binary = os.path.join(layout.uv_tool, "bin", "uv")
+        for name in os.listdir(layout.tools):
+            if name != os.path.basename(layout.uv_tool):
+                remove_path(os.path.join(layout.tools, name))
+        if stat.S_ISREG(lstat_mode(binary)) and uv_version(binary) is not None:
+            return binary
+        remove_path(layout.uv_tool)
+        self.require_pip()
+        say("the image has no uv: installing uv %s into the volume with pip, hash-checked" % UV_VERSION)
+        tool_work = os.path.join(work, "uv-tool")
+        os.makedirs(tool_work)
+        requirements_file = os.path.join(tool_work, "requirements.txt")
+        with open(requirements_file, "w", encoding="utf-8") as handle:
+            handle.write("uv==%s %s\\n" % (UV_VERSION, " ".join("--hash=sha256:" + d for d in UV_WHEEL_DIGESTS)))
+        open(os.path.join(tool_work, "constraints.txt"), "w").close()
+        tool_cfg = copy.copy(self.cfg)
+        tool_cfg.locked = ["uv==" + UV_VERSION]
+        tool_cfg.requirements = []
+        try:
+            site, _, _ = self.install_with_retries(tool_work, requirements_file, tool_cfg, None, None)
+        except Failure as failure:
+            raise Failure(failure.error_type, "installing uv %s failed: %s" % (UV_VERSION, failure.message))
+        # The packages' attempts are counted from here.
+        self.attempts = 0
+        fsync_tree(site)
+        os.rename(site, layout.uv_tool)
+        fsync_path(layout.tools)
+        if uv_version(binary) is None:
+            remove_path(layout.uv_tool)
+            raise Failure("unknown", "the uv %s installed from the index does not run on this platform" % UV_VERSION)
+        return binary
+
+    def check_lock_satisfies(self, uv: str, work: str, site: str) -> None:
+        """
+        With a lock, \`packages\` must be satisfied by what was installed (pip checks it as constraints, which uv refuses
+        in hash-checking mode): uv's dry run over the target, offline, must find nothing to change.
+        """
+        constraints = os.path.join(work, "packages.txt")
+        with open(constraints, "w", encoding="utf-8") as handle:
+            handle.write("".join(constraint_line(line) + "\\n" for line in self.cfg.requirements))
+        paths = {"work": work, "site": site, "requirements": constraints, "cache": self.layout.uv_cache}
+        tmp = os.path.join(work, "tmp")
+        remove_path(tmp)
+        os.makedirs(tmp)
+        remaining = max(1.0, self.deadline - time.monotonic())
+        env = uv_environment(self.cfg, self.env, tmp)
+        run = run_uv(uv, self.cfg, paths, env, min(self.cfg.timeout, remaining), self.scrub, dry_run=True)
+        if run.returncode == 0 and not run.timed_out and any(UV_NO_CHANGES in line for line in run.console):
+            return
+        changes = [line.strip() for line in run.console if UV_WOULD_CHANGE_RE.match(line)]
+        evidence = ", ".join(changes) or classify_uv_failure(run.console, run.timed_out)[1]
+        raise Failure(
+            "version_conflict",
+            shorten(self.scrub("the locked set does not satisfy packages (%s); lock again with \`kasprop lock -f FILE\`" % evidence), MAX_ERROR_CHARS),
         )
 
     def credential_warnings(self, run: PipRun) -> list[str]:
@@ -1494,11 +1976,14 @@ class Installer:
             )
         return warnings
 
-    def pip_with_retries(self, work: str, requirements_file: str) -> tuple[str, list[str], int, int]:
-        """The staged site, the warnings, and how many distribution files came from the store and were downloaded."""
-        cfg = self.cfg
+    def install_with_retries(
+        self, work: str, requirements_file: str, cfg: Config, uv: str | None, store: Store | None
+    ) -> tuple[str, list[str], dict[str, int]]:
+        """
+        pip (with the store when given), or uv when given, until it succeeds or fails for good: the staged site, the
+        warnings, and how many distribution files were reused (\`fromStore\`) and downloaded.
+        """
         total = cfg.retries + 1
-        store = self.usable_store()
         while True:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -1511,14 +1996,17 @@ class Installer:
                 "downloads": os.path.join(work, "downloads"),
                 "requirements": requirements_file,
                 "constraints": os.path.join(work, "constraints.txt"),
-                "cache": self.layout.pip_cache,
+                "cache": self.layout.uv_cache if uv else self.layout.pip_cache,
             }
             for directory in (paths["site"], paths["tmp"]):
                 remove_path(directory)
                 os.makedirs(directory)
-            say("attempt %d/%d: pip %s" % (self.attempts, total, "install" if store is None else "download"))
+            step = "uv install" if uv else "pip install" if store is None else "pip download"
+            say("attempt %d/%d: %s" % (self.attempts, total, step))
             try:
-                return self.attempt(paths, min(cfg.timeout, remaining), store)
+                if uv is not None:
+                    return self.uv_attempt(uv, cfg, paths, min(cfg.timeout, remaining))
+                return self.attempt(cfg, paths, min(cfg.timeout, remaining), store)
             except Failure as failure:
                 pause = backoff_seconds(self.attempts)
                 if failure.error_type not in RETRYABLE or self.attempts >= total:
@@ -1542,7 +2030,9 @@ class Installer:
             return None
         return Store(self.layout.store, self.cfg)
 
-    def attempt(self, paths: dict[str, str], limit: float, store: Store | None) -> tuple[str, list[str], int, int]:
+    def attempt(
+        self, cfg: Config, paths: dict[str, str], limit: float, store: Store | None
+    ) -> tuple[str, list[str], dict[str, int]]:
         """
         With the store, two pip runs: \`pip download\` resolves from the indexes into a directory that already holds
         the stored files (pip downloads only the chosen files that are not there or do not match their digest), then
@@ -1551,10 +2041,11 @@ class Installer:
         started = time.monotonic()
         env = pip_environment(self.env, paths["tmp"])
         if store is None:
-            run = self.pip(paths, env, limit, "install")
-            return paths["site"], pip_warnings(run.console) + self.credential_warnings(run), 0, downloads_of(run)
+            run = self.pip(cfg, paths, env, limit, "install")
+            counts = {"fromStore": 0, "downloaded": downloads_of(run)}
+            return paths["site"], pip_warnings(run.console) + self.credential_warnings(run), counts
         store.fill(paths["downloads"])
-        fetched = self.pip(paths, env, limit, "download")
+        fetched = self.pip(cfg, paths, env, limit, "download")
         choice = PipChoice(fetched.events)
         store.keep(paths["downloads"], choice)
         warnings = self.credential_warnings(fetched)
@@ -1564,25 +2055,49 @@ class Installer:
             # offline run does not have: such a set installs in one run from the indexes (its files are stored all
             # the same).
             say("the set has a source distribution: pip install from the indexes")
-            run = self.pip(paths, env, left, "install")
-            return paths["site"], pip_warnings(fetched.console + run.console) + warnings, 0, downloads_of(run)
+            run = self.pip(cfg, paths, env, left, "install")
+            counts = {"fromStore": 0, "downloaded": downloads_of(run)}
+            return paths["site"], pip_warnings(fetched.console + run.console) + warnings, counts
         say("pip install of the %d chosen file(s), without an index" % len(choice.files()))
-        run = self.pip(paths, env, left, "offline")
-        return paths["site"], pip_warnings(fetched.console + run.console) + warnings, choice.from_store(), choice.downloaded()
+        run = self.pip(cfg, paths, env, left, "offline")
+        counts = {"fromStore": choice.from_store(), "downloaded": choice.downloaded()}
+        return paths["site"], pip_warnings(fetched.console + run.console) + warnings, counts
 
-    def pip(self, paths: dict[str, str], env: dict[str, str], limit: float, phase: str) -> PipRun:
+    def pip(self, cfg: Config, paths: dict[str, str], env: dict[str, str], limit: float, phase: str) -> PipRun:
         """A pip run that succeeded, or the Failure that says why it did not."""
-        run = run_pip(self.cfg, paths, env, limit, self.scrub, phase)
+        run = run_pip(cfg, paths, env, limit, self.scrub, phase)
         if run.returncode == 0 and not run.timed_out:
             return run
-        hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(self.cfg.locked))
-        if hash_failure is None and self.cfg.offline and not run.timed_out:
+        hash_failure = None if run.timed_out else hash_check_failure(run.console, bool(cfg.locked))
+        if hash_failure is None and cfg.offline and not run.timed_out:
             hash_failure = bundle_missing_failure(run.console)
         if hash_failure is not None:
             raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
         error_type, evidence = classify_pip_failure(run.console + run.diagnostics, run.timed_out)
         if run.timed_out:
             evidence = "pip did not finish within %.0fs and was stopped" % limit
+        evidence = evidence.replace(paths["requirements"], "requirements.txt")
+        raise Failure(error_type, shorten(self.scrub(evidence), MAX_ERROR_CHARS))
+
+    def uv_attempt(self, uv: str, cfg: Config, paths: dict[str, str], limit: float) -> tuple[str, list[str], dict[str, int]]:
+        """One uv run that succeeded (the site, warnings and its counts), or the Failure that says why it did not."""
+        run = run_uv(uv, cfg, paths, uv_environment(cfg, self.env, paths["tmp"]), limit, self.scrub)
+        if run.returncode == 0 and not run.timed_out:
+            counts = uv_counts(run.diagnostics, installed_distributions(paths["site"]))
+            return paths["site"], uv_warnings(run.console) + self.credential_warnings(run), counts
+        hash_failure = None if run.timed_out else uv_hash_check_failure(run.console, bool(cfg.locked))
+        if hash_failure is not None:
+            raise Failure(hash_failure.error_type, shorten(self.scrub(hash_failure.message), MAX_ERROR_CHARS))
+        error_type, evidence = classify_uv_failure(run.console + run.diagnostics, run.timed_out)
+        if cfg.has_credentials and any(UV_NO_WHEELS in line for line in run.console):
+            # Our own --no-build (see uv_arguments): say so, since uv's message blames the requirements.
+            error_type = "invalid_input"
+            evidence = (
+                "with credentials uv installs wheels only, so no package code runs beside the password, and: %s; "
+                "installer: pip builds source distributions" % evidence
+            )
+        if run.timed_out:
+            evidence = "uv did not finish within %.0fs and was stopped" % limit
         evidence = evidence.replace(paths["requirements"], "requirements.txt")
         raise Failure(error_type, shorten(self.scrub(evidence), MAX_ERROR_CHARS))
 
@@ -1656,7 +2171,9 @@ class Installer:
         try:
             volume = os.statvfs(self.layout.root)
             size = volume.f_blocks * volume.f_frsize
-            prune_directory(self.layout.pip_cache, min(CACHE_MAX_BYTES, size // CACHE_VOLUME_SHARE))
+            limit = min(CACHE_MAX_BYTES, size // CACHE_VOLUME_SHARE)
+            prune_directory(self.layout.pip_cache, limit)
+            prune_uv_cache(self.layout.uv_cache, limit)
             # Every use of a stored file sets its modification time: the least recently used go first.
             if prune_directory(self.layout.store, min(STORE_MAX_BYTES, size // STORE_VOLUME_SHARE)):
                 remove_empty_directories(self.layout.store)

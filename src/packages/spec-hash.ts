@@ -2,6 +2,7 @@
 // all carry it, so it must change exactly when the installed result could change (DESIGN decision 4) and must
 // stay the same across operator releases (golden values in tests), or every upgrade would reinstall everything.
 import { createHash } from 'node:crypto';
+import { UV_VERSION, type PackageInstaller } from './installer-contract.ts';
 import type { Requirement } from './requirement.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface PackagesHashInput {
   readonly offline?: boolean | undefined;
   /** The app image: it fixes the Python version and ABI the wheels were chosen for. */
   readonly image: string;
+  /** pip by default. uv may resolve and build differently, and may be the pinned uv the installer puts on the volume. */
+  readonly installer?: PackageInstaller | undefined;
 }
 
 /** 16 hex characters (64 bits) of a SHA-256 over a canonical JSON rendering of what determines the result. */
@@ -59,6 +62,9 @@ export function packagesHash(input: PackagesHashInput): string {
       },
       offline: input.offline === true,
     }),
+    // Likewise only for uv or auto, so that the hash of every spec installed by pip stays what it was; with the
+    // version of uv the installer would put on the volume, so that a new pinned uv installs again.
+    ...(input.installer !== undefined && input.installer !== 'pip' && { with: input.installer, uv: UV_VERSION }),
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

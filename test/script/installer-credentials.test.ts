@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pipCacheDirectory } from '../../src/packages/installer-contract.ts';
+import { pipCacheDirectory, type PackageInstaller } from '../../src/packages/installer-contract.ts';
 import { startWheelIndex } from '../support/wheel-index.ts';
 import {
   createSandbox,
@@ -15,6 +15,7 @@ import {
   startInstaller,
   type InstallerExit,
   type Sandbox,
+  INSTALLERS,
 } from './installer-harness.ts';
 
 const USERNAME = 'kaspr-reader';
@@ -43,9 +44,10 @@ interface Observed {
 }
 
 /** Runs the installer while sampling /proc, as anyone on the node could, for the secret in argv and pip's env. */
-async function observe(sandbox: Sandbox, url: string, password: string): Promise<Observed> {
+async function observe(sandbox: Sandbox, url: string, password: string, tool: PackageInstaller): Promise<Observed> {
   const secrets = [...forms(USERNAME, PASSWORD), ...forms(USERNAME, password)];
   const installer = startInstaller(sandbox, {
+    installer: tool,
     hash: randomHash(),
     requirements: ['kaspr-demo-a==1.0'],
     indexUrl: url,
@@ -66,7 +68,11 @@ async function observe(sandbox: Sandbox, url: string, password: string): Promise
           // The installer has the Secret in its env by design (secretKeyRef), and so has a child between fork and
           // exec; pip, once it runs, must not. Reading the command line again shows the environ read was pip's.
           const environ = readFileSync(`/proc/${String(pid)}/environ`, 'utf8');
-          const pip = (line: string): boolean => line.split('\0')[2]?.startsWith(PIP_RUNNER_START) === true;
+          // pip's runner (`python3 -c <runner>`), or uv (`uv pip install ...`).
+          const pip = (line: string): boolean =>
+            tool === 'pip'
+              ? line.split('\0')[2]?.startsWith(PIP_RUNNER_START) === true
+              : line.split('\0')[0]?.endsWith('/uv') === true && line.split('\0').includes('install');
           if (pip(cmdline) && pip(readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8'))) {
             pipSeen += 1;
             if (secrets.some((secret) => environ.includes(secret))) environLeaks.push(environ);
@@ -103,36 +109,38 @@ function assertNoSecretAnywhere(sandbox: Sandbox, observed: Observed, password: 
   }
 }
 
-test('basic auth: the right credentials install; the password is in no argv, env, output, result or file', async (t) => {
-  const index = await startWheelIndex({ auth: { username: USERNAME, password: PASSWORD }, delayMs: 100 });
-  const sandbox = await createSandbox();
-  t.after(async () => {
-    await index.close();
-    await sandbox.cleanup();
+for (const installer of INSTALLERS) {
+  test(`${installer}: basic auth: the right credentials install; the password is in no argv, env, output, result or file`, async (t) => {
+    const index = await startWheelIndex({ auth: { username: USERNAME, password: PASSWORD }, delayMs: 100 });
+    const sandbox = await createSandbox();
+    t.after(async () => {
+      await index.close();
+      await sandbox.cleanup();
+    });
+    const observed = await observe(sandbox, index.url, PASSWORD, installer);
+    assert.equal(observed.exit.code, 0, observed.exit.stdout + observed.exit.stderr);
+    assert.equal(resultOf(observed.exit).state, 'Ready');
+    assert.ok(
+      index.requests.length > 0 && index.requests.every((r) => r.authorized),
+      'every request carried the credentials',
+    );
+    assert.deepEqual(readdirSync(pipCacheDirectory(sandbox.volume)), [], 'with credentials pip keeps no cache there');
+    assertNoSecretAnywhere(sandbox, observed, PASSWORD);
   });
-  const observed = await observe(sandbox, index.url, PASSWORD);
-  assert.equal(observed.exit.code, 0, observed.exit.stdout + observed.exit.stderr);
-  assert.equal(resultOf(observed.exit).state, 'Ready');
-  assert.ok(
-    index.requests.length > 0 && index.requests.every((r) => r.authorized),
-    'every request carried the credentials',
-  );
-  assert.deepEqual(readdirSync(pipCacheDirectory(sandbox.volume)), [], 'with credentials pip keeps no cache there');
-  assertNoSecretAnywhere(sandbox, observed, PASSWORD);
-});
 
-test('basic auth: wrong credentials give authentication, and still leak nothing', async (t) => {
-  const index = await startWheelIndex({ auth: { username: USERNAME, password: PASSWORD } });
-  const sandbox = await createSandbox();
-  t.after(async () => {
-    await index.close();
-    await sandbox.cleanup();
+  test(`${installer}: basic auth: wrong credentials give authentication, and still leak nothing`, async (t) => {
+    const index = await startWheelIndex({ auth: { username: USERNAME, password: PASSWORD } });
+    const sandbox = await createSandbox();
+    t.after(async () => {
+      await index.close();
+      await sandbox.cleanup();
+    });
+    const observed = await observe(sandbox, index.url, WRONG_PASSWORD, installer);
+    assert.equal(observed.exit.code, 1);
+    const result = resultOf(observed.exit);
+    assert.equal(result.state, 'Failed');
+    assert.equal(result.errorType, 'authentication');
+    assert.match(result.error!, /401/);
+    assertNoSecretAnywhere(sandbox, observed, WRONG_PASSWORD);
   });
-  const observed = await observe(sandbox, index.url, WRONG_PASSWORD);
-  assert.equal(observed.exit.code, 1);
-  const result = resultOf(observed.exit);
-  assert.equal(result.state, 'Failed');
-  assert.equal(result.errorType, 'authentication');
-  assert.match(result.error!, /401/);
-  assertNoSecretAnywhere(sandbox, observed, WRONG_PASSWORD);
-});
+}

@@ -13,7 +13,9 @@ import {
   INSTALLER_ENV,
   INSTALLER_PROGRAM_FILE,
   type OnFailure,
+  type PackageInstaller,
 } from '../../src/packages/installer-contract.ts';
+import { fetchUv } from '../support/uv.ts';
 import { startWheelIndex, type WheelIndex } from '../support/wheel-index.ts';
 import { installerFiles } from '../../src/packages/installer-files.ts';
 import { INSTALLER_PROGRAM } from '../../src/packages/installer-source.generated.ts';
@@ -123,11 +125,19 @@ export interface InstallerSettings {
   readonly runAs?: number;
   /** A command that execs the installer's `/bin/sh` (so its pid stays the installer's), e.g. to drop capabilities. */
   readonly wrapper?: readonly string[];
+  /** KASPR_PACKAGES_INSTALLER; unset (pip) by default. */
+  readonly installer?: PackageInstaller;
+  /** Whether the image has uv (the cached uv on PATH); by default when `installer` is uv or auto. */
+  readonly imageUv?: boolean;
 }
 
+/** The installers whose contract is the same: the contract tests run once for each. */
+export const INSTALLERS = ['pip', 'uv'] as const satisfies readonly PackageInstaller[];
+
 export function installerEnv(sandbox: Sandbox, settings: InstallerSettings, terminationLog: string): NodeJS.ProcessEnv {
+  const imageUv = settings.imageUv ?? (settings.installer === 'uv' || settings.installer === 'auto');
   const env: NodeJS.ProcessEnv = {
-    PATH: `${dirname(settings.python ?? PYTHON)}:/usr/bin:/bin`,
+    PATH: `${imageUv ? fetchUv().binDir + ':' : ''}${dirname(settings.python ?? PYTHON)}:/usr/bin:/bin`,
     HOME: sandbox.home,
     TMPDIR: sandbox.tmp,
     [INSTALLER_ENV.hash]: settings.hash,
@@ -151,6 +161,7 @@ export function installerEnv(sandbox: Sandbox, settings: InstallerSettings, term
     [INSTALLER_ENV.indexUsername, settings.username],
     [INSTALLER_ENV.indexPassword, settings.password],
     [INSTALLER_ENV.deadlineSeconds, settings.deadlineSeconds?.toString()],
+    [INSTALLER_ENV.installer, settings.installer],
   ];
   for (const [name, value] of optional) if (value !== undefined) env[name] = value;
   return env;

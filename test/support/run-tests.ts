@@ -6,7 +6,8 @@
 // packages it does not build (installed when missing, as root), the cluster binaries, helm and the images (all built
 // and cached by tools/). Then it runs the test runner inside a new private network namespace, where the global
 // setup starts the cluster and its node. Where a real node cannot run (not Linux, not root, no cgroups, no way to
-// install runc) it says why in one line and runs the same tests with the pod simulator.
+// install runc) it says why in one line and runs the same tests with the pod simulator. uv, which the installer's
+// tests run beside pip, is fetched here too (cached outside the clone, test/support/uv.ts).
 // KASPROP_TEST_PODS=simulator chooses the simulator on any machine.
 import { buildControlPlane, binDirEnv } from './controlplane.ts';
 import { selectsIntegrationTests } from './global-setup.ts';
@@ -15,6 +16,7 @@ import { buildImages, imagesDirEnv } from './images.ts';
 import { inNewNetworkNamespace } from './netns.ts';
 import { prepareRealNode } from './node.ts';
 import { podsEnv, runAttached } from './processes.ts';
+import { fetchUv } from './uv.ts';
 
 /**
  * What only a machine with a real node runs (root, namespaces): its integration tests and the images' own test.
@@ -30,6 +32,7 @@ async function main(): Promise<number> {
   const runnerArgs = process.argv.slice(2);
   const binDir = await buildControlPlane(log);
   const helmBinDir = await buildHelm(log);
+  fetchUv(log);
   const why = process.env[podsEnv] === 'simulator' ? `${podsEnv}=simulator` : prepareRealNode(log);
   const env = { ...process.env, [binDirEnv]: binDir, [helmBinDirEnv]: helmBinDir };
   if (why !== undefined) {

@@ -55,6 +55,7 @@ describe('the KasprApp CRD', () => {
       ['spec.replicas', `Defaults to ${defaults.replicas}.`],
       ['spec.storage.deleteClaim', `Defaults to ${String(defaults.storage.deleteClaim)}.`],
       ['spec.pythonPackages.offlineMode', `Defaults to ${String(defaults.pythonPackages.offlineMode)}.`],
+      ['spec.pythonPackages.installer', `Defaults to ${defaults.pythonPackages.installer}.`],
       ['spec.pythonPackages.cache.enabled', `Defaults to ${String(defaults.pythonPackages.cache.enabled)}.`],
       ['spec.pythonPackages.cache.size', `Defaults to ${defaults.pythonPackages.cache.size}.`],
       ['spec.pythonPackages.cache.accessMode', `Defaults to ${defaults.pythonPackages.cache.accessMode}.`],

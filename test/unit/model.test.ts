@@ -443,6 +443,18 @@ describe('children with pythonPackages', () => {
     );
   });
 
+  test('installer reaches the installer only when it is not pip, the default (pip apps keep their template)', () => {
+    for (const installer of ['uv', 'auto'] as const) {
+      const init = initContainer(children(app({ ...packages, installer })));
+      assert.equal(envValue(init, INSTALLER_ENV.installer)?.value, installer);
+    }
+    assert.equal(
+      envValue(initContainer(children(app({ ...packages, installer: 'pip' }))), INSTALLER_ENV.installer),
+      undefined,
+    );
+    assert.equal(envValue(initContainer(children(app(packages))), INSTALLER_ENV.installer), undefined);
+  });
+
   test('the init container takes resources from the spec and template env and mounts', () => {
     const init = initContainer(
       children(

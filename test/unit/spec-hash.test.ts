@@ -59,6 +59,16 @@ describe('packages spec hash', () => {
     );
   });
 
+  test('installer: pip is the default and keeps the hash; uv and auto each have their own', () => {
+    const pip = packagesHash(source, image);
+    assert.equal(packagesHash({ ...source, installer: 'pip' }, image), pip);
+    const uv = packagesHash({ ...source, installer: 'uv' }, image);
+    const auto = packagesHash({ ...source, installer: 'auto' }, image);
+    assert.equal(new Set([pip, uv, auto]).size, 3);
+    // Golden: the pinned uv version is part of it, so a new one installs again.
+    assert.equal(uv, 'cabb1e28c7ac3e9f');
+  });
+
   test('ignores what does not change the installed result (retries, timeout, onFailure, resources)', () => {
     const withPolicy = {
       ...source,

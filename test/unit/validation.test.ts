@@ -86,6 +86,19 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     ],
   ],
   [
+    'installer uv with a bundle',
+    (m) => {
+      m.spec.pythonPackages.installer = 'uv';
+      m.spec.pythonPackages.bundleSource = { type: 'pvc', name: 'wheels' };
+    },
+    [
+      [
+        `${pp}.installer`,
+        'is uv, but a bundle is installed by pip (--find-links, --no-index): use installer pip or auto with bundleSource',
+      ],
+    ],
+  ],
+  [
     'an image bundle without a reference, with a name',
     (m) => (m.spec.pythonPackages.bundleSource = { type: 'image', name: 'wheels' }),
     [
@@ -568,6 +581,24 @@ const invalidCases: [name: string, change: (m: Manifest) => void, expected: [pat
     [[`${pp}.installPolicy.timeout`, 'must be an integer']],
   ],
   [
+    'installer conda',
+    (m) => (m.spec.pythonPackages.installer = 'conda'),
+    [[`${pp}.installer`, 'must be one of: pip, uv, auto']],
+  ],
+  [
+    'installer UV (the names are lowercase)',
+    (m) => (m.spec.pythonPackages.installer = 'UV'),
+    [[`${pp}.installer`, 'must be one of: pip, uv, auto']],
+  ],
+  [
+    'installer true',
+    (m) => (m.spec.pythonPackages.installer = true),
+    [
+      [`${pp}.installer`, 'must be a string'],
+      [`${pp}.installer`, 'must be one of: pip, uv, auto'],
+    ],
+  ],
+  [
     'onFailure warn',
     (m) => (m.spec.pythonPackages.installPolicy = { onFailure: 'warn' }),
     [[`${pp}.installPolicy.onFailure`, 'must be one of: block, allow']],
@@ -790,6 +821,7 @@ describe('validateKasprApp', () => {
       indexUrl: undefined,
       extraIndexUrls: [],
       trustedHosts: [],
+      installer: 'pip',
       cache: { enabled: true, storageClass: undefined, size: '256Mi', accessMode: 'ReadWriteMany', deleteClaim: true },
       installPolicy: { retries: 3, timeoutSeconds: 600, onFailure: 'block' },
       resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },

@@ -238,6 +238,8 @@ export interface PythonPackagesSpec {
   packages?: string[];
   /** The locked set (`kasprop lock` writes it): every distribution to install, dependencies included, pinned to one version with the digests of the files pip may pick. pip then runs in hash-checking mode: a file whose digest is not listed fails the install, and a dependency missing from this list is refused. */
   packagesWithHashes?: PackageWithHashes[];
+  /** The program that installs: `pip`, `uv` (the image's uv 0.8 or newer, else uv 0.13.8 installed once into the cache volume by pip from `indexUrl`, hash-checked), or `auto` (uv when the image has it, else pip). Same inputs, layout, result and errors either way. Defaults to pip. */
+  installer?: 'pip' | 'uv' | 'auto';
   /** Refuse the spec unless it carries `packagesWithHashes`, so no install runs unverified. Defaults to false. */
   requireHashes?: boolean;
   /** A wheelhouse (`kasprop bundle` writes one) the installer reads distributions from: a ConfigMap, a Secret, a PersistentVolumeClaim or an OCI image (a Kubernetes image volume), mounted read-only into the init container only. Without `offlineMode` pip looks there besides the indexes; with it, only there. */

@@ -15,6 +15,8 @@ import { installerProgramPath } from '../../../src/packages/installer-files.ts';
 import { childNames } from '../../../src/model/names.ts';
 import { mainContainerName } from '../../../src/model/stateful-set.ts';
 import { kubectl } from '../../support/kubectl.ts';
+import { fetchUv } from '../../support/uv.ts';
+import { UV_VERSION } from '../../../src/packages/installer-contract.ts';
 import { appImageWithoutPip } from '../../support/images.ts';
 import { connectCluster, installKasprAppCrd, waitFor, type Cluster } from '../../support/integration.ts';
 import { createApp, getApp, kasprApp, readyReplicas, setSpec, waitForPackages } from '../../support/kasprapps.ts';
@@ -61,6 +63,23 @@ test('the app container imports exactly what the init container installed, and t
   // Each revision has its own directory: the old one is still there for a rollback.
   const claim = await ns.claimDirectory('imports-app-python-packages');
   assert.deepEqual(readdirSync(join(claim, 'envs')).sort(), [first.hash, second.hash].sort());
+});
+
+test('installer: uv on an image without uv: pip puts uv on the claim from the index, uv installs, the app imports it', async (t) => {
+  const uv = fetchUv();
+  const { ns, client, packages, index } = await startScenario(t, cluster, { index: { files: [uv.wheel] } });
+  await createApp(
+    client,
+    kasprApp(ns.name, 'uv', { replicas: 1, pythonPackages: { ...packages(['kaspr-demo-a==1.0']), installer: 'uv' } }),
+  );
+  const status = await waitForPackages(client, ns.name, 'uv', (s) => s.state === 'Ready', 'Ready with uv');
+  assert.deepEqual(status.installed, ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
+  await waitForReplicas(cluster, ns.name, 'uv', 1);
+  assert.deepEqual(await importedBy(cluster, ns.name, 'uv-app-0'), ['kaspr-demo-a==1.0', 'kaspr-demo-b==2.0']);
+  assert.equal(index.requests.filter((r) => r.path === `/files/${uv.wheel.filename}`).length, 1);
+  const claim = await ns.claimDirectory('uv-app-python-packages');
+  assert.deepEqual(readdirSync(join(claim, '.tools')), [`uv-${UV_VERSION}`]);
+  assert.ok(readdirSync(join(claim, '.uv-cache')).length > 0, "uv's cache is on the claim");
 });
 
 test('a pod restart and a scale-up take the fast path: no pip run, the result comes from the cache', async (t) => {
