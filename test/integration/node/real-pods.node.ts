@@ -173,10 +173,14 @@ test("the installer's log is readable with kubectl logs -c install-packages", as
   const log = await kubectl(cluster.kubeconfigPath, ['logs', '-n', ns.name, 'logs-app-0', '-c', installContainer]);
   assert.match(
     log,
-    /^kasprop: installing 1 requirement\(s\) for [0-9a-f]{16} from http:\/\/10\.244\.0\.1:\d+\/simple\/$/m,
+    /^kasprop: installing 1 requirement\(s\) for [0-9a-f]{16} from http:\/\/10\.244\.0\.1:\d+\/simple\/ with pip$/m,
   );
   assert.match(log, /^ {2}\| Successfully installed kaspr-demo-c-1\.0$/m);
-  assert.match(log, /^kasprop: installed 1 distribution\(s\) in [\d.]+s: kaspr-demo-c==1\.0$/m);
+  assert.match(log, /^kasprop: pip install of the 1 chosen file\(s\), without an index$/m);
+  assert.match(
+    log,
+    /^kasprop: installed 1 distribution\(s\) in [\d.]+s \(0 from the store, 1 downloaded\): kaspr-demo-c==1\.0$/m,
+  );
 });
 
 test('an operator upgrade mid-rollout: pods of the old revision start from their installer, kept until the rollout ends', async (t) => {
